@@ -1,0 +1,53 @@
+"""The top-level ``workbench`` application and its error edge."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from workbench.cli import acquisition, workspace_cmd
+from workbench.cli.edge import console
+from workbench.errors import WorkbenchError
+
+app = typer.Typer(
+    name="workbench",
+    help="Migration workbench: acquire, profile, map, load and reconcile legacy EHR data.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+for module in (workspace_cmd, acquisition):
+    module.register(app)
+
+try:  # the generator registers itself when it is installed in this tree
+    from workbench.cli import synth_cmd
+
+    synth_cmd.register(app)
+except ImportError:  # pragma: no cover - only while the synth module is being built
+    pass
+
+
+def main() -> None:
+    """Run the CLI; a WorkbenchError becomes one line on stderr and exit code 1."""
+    try:
+        app(standalone_mode=False)
+    except WorkbenchError as e:
+        console.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+        sys.exit(1)
+    except typer.Exit as e:
+        sys.exit(e.exit_code)
+    except typer.Abort:
+        console.print("[bold red]aborted[/]")
+        sys.exit(130)
+    except KeyboardInterrupt:
+        console.print("[bold red]interrupted[/]")
+        sys.exit(130)
+    except Exception as e:  # click usage errors carry their own exit code
+        import click
+
+        if isinstance(e, click.ClickException):
+            e.show()
+            sys.exit(e.exit_code)
+        raise
