@@ -15,7 +15,7 @@ from workbench.errors import ConfigError
 CONFIG_NAME = "workbench.toml"
 WORKSPACE_ENV = "WORKBENCH_WORKSPACE"
 
-TEMPLATE = '''\
+TEMPLATE = """\
 # workbench.toml: one customer's migration.
 # Paths are relative to this file. Secrets are references ("env:NAME"), never values:
 # the workbench reads the value from the environment when it connects, and never writes it.
@@ -60,7 +60,7 @@ min_cell_count = 5
 # [users]
 # alice = "migration_engineer"
 # bob = "onboarding"
-'''
+"""
 
 
 @dataclass(frozen=True)

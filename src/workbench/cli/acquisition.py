@@ -65,12 +65,20 @@ def snapshots(workspace_dir: Path = WorkspaceOption, as_json: bool = JsonOption)
     if as_json:
         emit_json([_brief(s.manifest) for s in found])
         return
-    table = Table("snapshot", "source", "kind", "taken", "tables", "rows", "rejected", "fingerprint")
+    table = Table(
+        "snapshot", "source", "kind", "taken", "tables", "rows", "rejected", "fingerprint"
+    )
     for s in found:
         b = _brief(s.manifest)
         table.add_row(
-            b["snapshot"], b["source"], b["kind"], b["started_at"], str(b["tables"]),
-            f"{b['rows']:,}", f"{b['rejected']:,}", b["fingerprint"][:12],
+            b["snapshot"],
+            b["source"],
+            b["kind"],
+            b["started_at"],
+            str(b["tables"]),
+            f"{b['rows']:,}",
+            f"{b['rejected']:,}",
+            b["fingerprint"][:12],
         )
     out.print(table)
 
@@ -94,9 +102,14 @@ def show(
 
 def _brief(m: Manifest) -> dict:
     return {
-        "snapshot": m.snapshot, "source": m.source.get("name"), "kind": m.source.get("kind"),
-        "started_at": m.started_at, "tables": len(m.tables), "rows": m.rows,
-        "rejected": m.rejected, "fingerprint": m.fingerprint,
+        "snapshot": m.snapshot,
+        "source": m.source.get("name"),
+        "kind": m.source.get("kind"),
+        "started_at": m.started_at,
+        "tables": len(m.tables),
+        "rows": m.rows,
+        "rejected": m.rejected,
+        "fingerprint": m.fingerprint,
     }
 
 

@@ -24,9 +24,9 @@ from workbench.progress import SILENT, Progress
 from workbench.snapshot import census
 from workbench.snapshot.manifest import InputFile, Manifest, sha256_file
 from workbench.snapshot.staging import Staging
+from workbench.snapshot.store import STAGING_NAME
 from workbench.sources.base import Source
 
-from workbench.snapshot.store import STAGING_NAME
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 

@@ -6,9 +6,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import polars as pl
 
 from workbench.errors import SnapshotError
 from workbench.snapshot.manifest import MANIFEST_NAME, Manifest, sha256_file
+from workbench.snapshot.staging import META
 
 STAGING_NAME = "staging.duckdb"
 
@@ -29,6 +31,29 @@ class Snapshot:
     def connect(self) -> duckdb.DuckDBPyConnection:
         """A read-only connection: a snapshot is never modified after it is taken."""
         return duckdb.connect(str(self.staging_path), read_only=True)
+
+    def tables_frame(self) -> pl.DataFrame:
+        """One row per table: rows, columns, rejects and records read."""
+        return pl.DataFrame(
+            [
+                {
+                    "table": t.name,
+                    "rows": t.rows,
+                    "columns": len(t.columns),
+                    "rejected": t.rejected,
+                    "records_read": t.input_records,
+                }
+                for t in self.manifest.tables
+            ]
+        )
+
+    def rejects_summary(self) -> pl.DataFrame:
+        """Rejected records counted per table, file and reason (raw text stays in staging)."""
+        with self.connect() as con:
+            return con.execute(
+                f"SELECT table_name, file, reason, count(*) AS records, min(line) AS first_line "
+                f"FROM {META}.rejects GROUP BY ALL ORDER BY table_name, records DESC"
+            ).pl()
 
     def verify(self) -> bool:
         """True if the staging database is byte-for-byte what was sealed."""
