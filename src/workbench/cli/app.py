@@ -32,7 +32,10 @@ except ImportError:  # pragma: no cover - only while the synth module is being b
 def main() -> None:
     """Run the CLI; a WorkbenchError becomes one line on stderr and exit code 1."""
     try:
-        app(standalone_mode=False)
+        # Without standalone mode click returns a command's exit code instead of exiting.
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except WorkbenchError as e:
         console.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
         sys.exit(1)
