@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from workbench.cli import acquisition, workspace_cmd
+from workbench.cli import acquisition, demo_cmd, synth_cmd, workspace_cmd
 from workbench.cli.edge import console
 from workbench.errors import WorkbenchError
 
@@ -18,15 +18,8 @@ app = typer.Typer(
     add_completion=False,
 )
 
-for module in (workspace_cmd, acquisition):
+for module in (workspace_cmd, acquisition, synth_cmd, demo_cmd):
     module.register(app)
-
-try:  # the generator registers itself when it is installed in this tree
-    from workbench.cli import synth_cmd
-
-    synth_cmd.register(app)
-except ImportError:  # pragma: no cover - only while the synth module is being built
-    pass
 
 
 def main() -> None:
