@@ -1,0 +1,1 @@
+"""Profiling: a snapshot becomes the data migration map."""
