@@ -93,3 +93,31 @@ def test_tampering_is_detected(tmp_path):
 def test_bad_snapshot_names(tmp_path, name):
     with pytest.raises(SnapshotError, match="snapshot name"):
         acquire(RowsSource(ROWS), tmp_path, name)
+
+
+class RejectingSource(RowsSource):
+    def load(self, staging, progress=None):
+        super().load(staging, progress)
+        staging.add_rejects(
+            "people",
+            "people.txt",
+            [(7, "too many fields", "4,Di,x"), (9, "too many fields", "5,Ed,y")],
+        )
+        staging.record_input("people", "people.txt", 2)
+
+
+def test_views_for_notebooks(tmp_path):
+    acquire(RejectingSource(ROWS), tmp_path, "r")
+    snap = open_snapshot(tmp_path, "r")
+    assert snap.tables_frame().to_dicts() == [
+        {"table": "people", "rows": 3, "columns": 2, "rejected": 2, "records_read": 5}
+    ]
+    assert snap.rejects_summary().to_dicts() == [
+        {
+            "table_name": "people",
+            "file": "people.txt",
+            "reason": "too many fields",
+            "records": 2,
+            "first_line": 7,
+        }
+    ]

@@ -50,7 +50,7 @@ class Snapshot:
     def rejects_summary(self) -> pl.DataFrame:
         """Rejected records counted per table, file and reason (raw text stays in staging)."""
         with self.connect() as con:
-            return con.execute(
+            return con.sql(
                 f"SELECT table_name, file, reason, count(*) AS records, min(line) AS first_line "
                 f"FROM {META}.rejects GROUP BY ALL ORDER BY table_name, records DESC"
             ).pl()
