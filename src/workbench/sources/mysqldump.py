@@ -20,9 +20,9 @@ become BLOBs (see :mod:`workbench.sources.mysqldump_types`).
 
 Triggers, procedures, functions, views, events and any other statement that holds no rows
 are skipped, and each skip is reported with its file and line. A tuple that cannot be read
-(wrong number of values, an unterminated string, text that is not a value, invalid UTF-8)
-is rejected with its file, line, reason and raw text. A file that is not a dump at all is
-refused with a one-line error.
+(wrong number of values, an unterminated string, text that is not a value, bytes that are
+not text in the dump's character set) is rejected with its file, line, reason and raw text.
+A file that is not a dump at all is refused with a one-line error.
 
 Rows take the fast path of :mod:`workbench.sources.mysqldump_values` (numpy over whole
 statements, then DuckDB's CSV reader) when they are in mysqldump's own form, and the exact

@@ -170,28 +170,40 @@ def build(
 ) -> None:
     """Create a table from all its spool files (or empty), each column typed where all its
     values fit, and keep the records DuckDB rejected in ``target.rejected``."""
+    table = f"main.{quote_ident(target.name)}"
     if not parts:
         defs = ", ".join(
             f"{quote_ident(name)} {t.target if t else 'VARCHAR'}"
             for (name, _), t in zip(target.columns, target.typed(), strict=True)
         )
-        con.execute(f"CREATE TABLE main.{quote_ident(target.name)} ({defs})")
+        con.execute(f"CREATE TABLE {table} ({defs})")
         return
-    group, paths, longest = parts[0]
-    _drop_rejects(con)
-    con.execute(
-        f"CREATE TABLE main.{quote_ident(target.name)} AS "
-        + _select(group, paths, longest, target.columns, target.typed())
-    )
-    target.rejected = _rejects(con)
+    written = sum(chunk.records for group, _, _ in parts for chunk in group.chunks)
+    _fill(con, target, parts, keep_rejects=False)
+    if con.execute(f"SELECT count(*) FROM {table}").fetchone()[0] != written:
+        # Rare: DuckDB refused a record. Build again, this time keeping which (keeping
+        # them always costs a tenth more).
+        con.execute(f"DROP TABLE {table}")
+        _fill(con, target, parts, keep_rejects=True)
+
+
+def _fill(
+    con: duckdb.DuckDBPyConnection,
+    target: Target,
+    parts: list[tuple[Group, list[Path], int]],
+    keep_rejects: bool,
+) -> None:
+    table, typed = f"main.{quote_ident(target.name)}", target.typed()
     names = ", ".join(quote_ident(n) for n, _ in target.columns)
-    for group, paths, longest in parts[1:]:  # the same table inserted with other column lists
+    target.rejected = []
+    for i, (group, paths, longest) in enumerate(parts):
         _drop_rejects(con)
-        con.execute(
-            f"INSERT INTO main.{quote_ident(target.name)} ({names}) "
-            + _select(group, paths, longest, target.columns, target.typed())
-        )
-        target.rejected += _rejects(con)
+        select = _select(group, paths, longest, target.columns, typed, keep_rejects)
+        if i == 0:
+            con.execute(f"CREATE TABLE {table} AS {select}")
+        else:  # the same table inserted with another column list
+            con.execute(f"INSERT INTO {table} ({names}) {select}")
+        target.rejected += _rejects(con) if keep_rejects else []
 
 
 def read_csv(paths: list[Path], width: int, longest: int, options: str = "") -> str:
@@ -229,6 +241,7 @@ def _select(
     longest: int,
     columns: list[tuple[str, str]],
     typed: list[ColumnType | None],
+    keep_rejects: bool,
 ) -> str:
     where = {name: i for i, name in enumerate(group.columns)}
     exprs = []
@@ -239,7 +252,11 @@ def _select(
             col = f"c{where[name]}"
             expr = t.cast(col) if t else col
         exprs.append(f"{expr} AS {quote_ident(name)}")
-    options = f", store_rejects = true, rejects_table = '{_REJECTS}', rejects_scan = '{_SCANS}'"
+    options = (
+        f", store_rejects = true, rejects_table = '{_REJECTS}', rejects_scan = '{_SCANS}'"
+        if keep_rejects
+        else ", ignore_errors = true"
+    )
     return f"SELECT {', '.join(exprs)} FROM {read_csv(paths, len(group.columns), longest, options)}"
 
 
