@@ -93,9 +93,9 @@ def main() -> None:
         help="people in the synthetic clinic (110k gives about 5.3M rows)",
     )
     parser.add_argument("--workdir", type=Path, default=Path("benchmarks/out"))
-    parser.add_argument("--skip-csv", action="store_true")
+    parser.add_argument("--only", choices=["mysqldump", "csv"], help="run one comparison")
     args = parser.parse_args()
-    work = args.workdir
+    work = args.workdir.resolve()
     work.mkdir(parents=True, exist_ok=True)
 
     print(f"generating the synthetic clinic: {args.people:,} people ...", flush=True)
@@ -105,10 +105,18 @@ def main() -> None:
     print(f"  {synth.total_rows:,} rows, dump {dump.stat().st_size / 1e6:,.0f} MB")
 
     results = {"people": args.people, "rows": synth.total_rows}
+    if args.only != "csv":
+        compare_dump(dump, work, synth.total_rows, results)
+    if args.only != "mysqldump":
+        compare_csv(args.people, csv_dir, work, synth.total_rows, results)
+    (work / "bench_acquire.json").write_text(json.dumps(results, indent=2) + "\n")
+
+
+def compare_dump(dump: Path, work: Path, expected: int, results: dict) -> None:
     source = MysqldumpSource("bench", {"kind": "mysqldump", "path": str(dump)}, work)
     wb_s, wb_rows = workbench_acquire(source, work)
     db_s, db_rows = mariadb_restore(dump)
-    assert wb_rows == db_rows == synth.total_rows, (wb_rows, db_rows, synth.total_rows)
+    assert wb_rows == db_rows == expected, (wb_rows, db_rows, expected)
     results["mysqldump"] = {
         "workbench_s": wb_s,
         "mariadb_restore_s": db_s,
@@ -120,24 +128,28 @@ def main() -> None:
         f"workbench is {db_s / wb_s:.2f}x faster (target >= 2x)"
     )
 
-    if not args.skip_csv:
-        generate(people=args.people, seed=7, fmt="csv", out=csv_dir)
-        source = DelimitedSource("bench", {"kind": "csv", "path": str(csv_dir)}, work)
-        wb_s, wb_rows = workbench_acquire(source, work)
-        bare_s, bare_rows = duckdb_read_csv(csv_dir, work)
-        assert wb_rows == bare_rows == synth.total_rows, (wb_rows, bare_rows, synth.total_rows)
-        results["csv"] = {
-            "workbench_s": wb_s,
-            "duckdb_read_csv_s": bare_s,
-            "ratio": wb_s / bare_s,
-            "target": "<= 1.5",
-        }
-        print(
-            f"csv        workbench acquire {wb_s:7.1f} s | duckdb read_csv {bare_s:7.1f} s | "
-            f"ratio {wb_s / bare_s:.2f} (target <= 1.5)"
-        )
 
-    (work / "bench_acquire.json").write_text(json.dumps(results, indent=2) + "\n")
+def compare_csv(people: int, csv_dir: Path, work: Path, expected: int, results: dict) -> None:
+    generate(people=people, seed=7, fmt="csv", out=csv_dir)
+    source = DelimitedSource("bench", {"kind": "csv", "path": str(csv_dir)}, work)
+    # Alternate the two, twice, and keep each one's best time, so drifting load on a
+    # shared machine hits both alike.
+    runs = [(workbench_acquire(source, work), duckdb_read_csv(csv_dir, work)) for _ in range(2)]
+    for i, ((w, _), (b, _)) in enumerate(runs, 1):
+        print(f"  csv run {i}: workbench {w:.1f} s, duckdb read_csv {b:.1f} s")
+    wb_s, wb_rows = min(r[0] for r in runs)
+    bare_s, bare_rows = min(r[1] for r in runs)
+    assert wb_rows == bare_rows == expected, (wb_rows, bare_rows, expected)
+    results["csv"] = {
+        "workbench_s": wb_s,
+        "duckdb_read_csv_s": bare_s,
+        "ratio": wb_s / bare_s,
+        "target": "<= 1.5",
+    }
+    print(
+        f"csv        workbench acquire {wb_s:7.1f} s | duckdb read_csv {bare_s:7.1f} s | "
+        f"ratio {wb_s / bare_s:.2f} (target <= 1.5)"
+    )
 
 
 if __name__ == "__main__":

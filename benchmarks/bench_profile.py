@@ -101,8 +101,11 @@ def workbench_argv(csv: Path, work: Path) -> list[str]:
         subprocess.run([VENV_BIN / "workbench", "init", str(ws)], check=True, capture_output=True)
         with (ws / "workbench.toml").open("a") as f:
             f.write(f'\n[sources.visits]\nkind = "csv"\npath = "{csv}"\n')
-        subprocess.run([VENV_BIN / "workbench", "acquire", "visits", "--snapshot", "s", "-w",
-                        str(ws)], check=True, capture_output=True)
+        subprocess.run(
+            [VENV_BIN / "workbench", "acquire", "visits", "--snapshot", "s", "-w", str(ws)],
+            check=True,
+            capture_output=True,
+        )
     return [str(VENV_BIN / "workbench"), "profile", "s", "-w", str(ws)]
 
 
@@ -117,8 +120,17 @@ def ydata_argv(csv: Path, work: Path) -> list[str]:
         f"df = pd.read_csv('{csv}'); "
         f"yp.ProfileReport(df, minimal=True, progress_bar=False).to_file('{work}/ydata.html')"
     )
-    return ["uv", "run", "--quiet", "--no-project", "--with", "ydata-profiling", "python", "-c",
-            code]
+    return [
+        "uv",
+        "run",
+        "--quiet",
+        "--no-project",
+        "--with",
+        "ydata-profiling",
+        "python",
+        "-c",
+        code,
+    ]
 
 
 def csvstat_argv(csv: Path) -> list[str]:
@@ -135,21 +147,24 @@ def main() -> None:
     work = args.workdir.resolve()
     work.mkdir(parents=True, exist_ok=True)
     # Warm the peers' throwaway environments so installing them is not timed.
-    subprocess.run(ydata_argv(Path("/dev/null"), work)[:7] + ["-c", "import ydata_profiling"],
-                   check=True)
+    subprocess.run(
+        [*ydata_argv(Path("/dev/null"), work)[:7], "-c", "import ydata_profiling"], check=True
+    )
     subprocess.run(csvstat_argv(Path("--version")), check=True, capture_output=True)
 
     results: list[Timing] = []
     small = generate_csv(args.csvstat_rows, work)
     results.append(measure("workbench", args.csvstat_rows, workbench_argv(small, work), 3600, work))
-    results.append(measure("csvstat", args.csvstat_rows, csvstat_argv(small), args.peer_timeout,
-                           work))
+    results.append(
+        measure("csvstat", args.csvstat_rows, csvstat_argv(small), args.peer_timeout, work)
+    )
     for rows in [int(s) for s in args.sizes.split(",")]:
         csv = generate_csv(rows, work)
         results.append(measure("workbench", rows, workbench_argv(csv, work), 3600, work))
         results.append(measure("duckdb SUMMARIZE", rows, summarize_argv(csv), 3600, work))
-        results.append(measure("ydata-profiling minimal", rows, ydata_argv(csv, work),
-                               args.peer_timeout, work))
+        results.append(
+            measure("ydata-profiling minimal", rows, ydata_argv(csv, work), args.peer_timeout, work)
+        )
     report(results)
     (work / "bench_profile.json").write_text(json.dumps([asdict(r) for r in results], indent=2))
 
@@ -161,8 +176,11 @@ def report(results: list[Timing]) -> None:
         wb = by.get(("workbench", r.rows))
         ratio = ""
         if r.tool != "workbench" and wb and wb.seconds and r.seconds:
-            ratio = f"{r.seconds / wb.seconds:8.1f}x faster" if r.seconds >= wb.seconds else \
-                f"{wb.seconds / r.seconds:8.2f}x slower"
+            ratio = (
+                f"{r.seconds / wb.seconds:8.1f}x faster"
+                if r.seconds >= wb.seconds
+                else f"{wb.seconds / r.seconds:8.2f}x slower"
+            )
         secs = f"{r.seconds:9.1f}" if r.seconds is not None else f"{'-':>9}"
         mem = f"{r.peak_rss_mb:9.0f}" if r.peak_rss_mb is not None else f"{'-':>9}"
         print(f"{r.rows:>11,} {r.tool:<24} {secs} {mem}  {ratio or r.status}")

@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -60,8 +61,26 @@ def acquire(
 def _build(source: Source, directory: Path, name: str, progress: Progress) -> Manifest:
     started = datetime.now(UTC)
     t0 = time.perf_counter()
-    with progress.task(f"checksum {source.name}", total=None):
-        inputs = [_input_file(f, source.root) for f in source.input_files()]
+    # Checksumming overlaps the load: hashlib releases the GIL, so it costs little wall time.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        checksums = pool.submit(lambda: [_input_file(f, source.root) for f in source.input_files()])
+        manifest = _load(source, directory, name, started, checksums, progress)
+    _check_balance(manifest)
+    manifest.fingerprint = manifest.compute_fingerprint()
+    manifest.staging_sha256 = sha256_file(directory / STAGING_NAME)
+    manifest.duration_s = round(time.perf_counter() - t0, 3)
+    manifest.write(directory)
+    return manifest
+
+
+def _load(
+    source: Source,
+    directory: Path,
+    name: str,
+    started: datetime,
+    checksums: Future,
+    progress: Progress,
+) -> Manifest:
     staging = Staging.create(directory / STAGING_NAME)
     try:
         source.load(staging, progress)
@@ -73,18 +92,13 @@ def _build(source: Source, directory: Path, name: str, progress: Progress) -> Ma
             duckdb_version=duckdb.__version__,
             started_at=started.isoformat(timespec="seconds"),
             duration_s=0.0,
-            inputs=inputs,
+            inputs=checksums.result(),
             tables=tables,
             rejects_hash=census.rejects_hash(staging),
             skipped=census.skipped(staging),
         )
     finally:
         staging.close()
-    _check_balance(manifest)
-    manifest.fingerprint = manifest.compute_fingerprint()
-    manifest.staging_sha256 = sha256_file(directory / STAGING_NAME)
-    manifest.duration_s = round(time.perf_counter() - t0, 3)
-    manifest.write(directory)
     return manifest
 
 

@@ -9,6 +9,9 @@ The workbench's own bookkeeping lives in the ``_workbench`` schema:
   accepted + rejected can be checked against it;
 - ``skipped``: statements or objects the source deliberately did not load (triggers,
   procedures), so the skip is reported rather than silent.
+
+Row order inside a staged table is not preserved (DuckDB then loads in parallel); nothing
+downstream may depend on it. Rejects keep their file and line numbers.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ class Staging:
     def __init__(self, con: duckdb.DuckDBPyConnection, path: Path | None = None):
         self.con = con
         self.path = path
+        con.execute("SET preserve_insertion_order = false")
         con.execute(_META_DDL)
 
     @classmethod
