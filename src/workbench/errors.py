@@ -31,3 +31,7 @@ class SnapshotError(WorkbenchError):
 
 class SynthError(WorkbenchError):
     """The synthetic clinic cannot be generated with the given parameters."""
+
+
+class ProfileError(WorkbenchError):
+    """A snapshot cannot be profiled, or a profile cannot be read or compared."""

@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from workbench.cli import acquisition, demo_cmd, map_cmd, synth_cmd, workspace_cmd
+from workbench.cli import acquisition, demo_cmd, map_cmd, profile_cmd, synth_cmd, workspace_cmd
 from workbench.cli.edge import console
 from workbench.errors import WorkbenchError
 
@@ -18,7 +18,7 @@ app = typer.Typer(
     add_completion=False,
 )
 
-for module in (workspace_cmd, acquisition, synth_cmd, demo_cmd, map_cmd):
+for module in (workspace_cmd, acquisition, profile_cmd, synth_cmd, demo_cmd, map_cmd):
     module.register(app)
 
 

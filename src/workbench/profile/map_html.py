@@ -8,20 +8,23 @@ and nothing else: every value on the page is one the profiler already cleared fo
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import altair as alt
 
+from workbench.profile.map_charts import (
+    coverage_chart,
+    histogram_chart,
+    null_rate_chart,
+    top_values_chart,
+)
 from workbench.profile.model import (
     ColumnProfile,
     Profile,
-    Relationship,
     TableProfile,
-    ValueCount,
 )
 from workbench.render import page
-from workbench.render.charts import COLOURS, ChartSlots
+from workbench.render.charts import ChartSlots
 from workbench.render.page import Markup, esc, fmt_int, fmt_num, fmt_pct, tag
 
 FILE_NAME = "data-migration-map.html"
@@ -183,7 +186,7 @@ def _relationships(profile: Profile, anchors: _Anchors, slots: ChartSlots) -> Ma
         "column; orphan rows hold a value the parent does not have.",
         cls="note",
     )
-    chart = _chart(slots, _coverage_chart(rels))
+    chart = _chart(slots, coverage_chart(rels))
     return _section(
         "relationships",
         "Relationships",
@@ -219,7 +222,7 @@ def _table_section(
         about,
     ]
     if t.columns and t.n_rows:
-        parts += [tag("h4", "Empty values per column"), _chart(slots, _null_rate_chart(t))]
+        parts += [tag("h4", "Empty values per column"), _chart(slots, null_rate_chart(t))]
     parts += [
         _columns_table(t, anchors),
         Markup(
@@ -273,7 +276,7 @@ def _column_card(c: ColumnProfile, anchor: str, profile: Profile, slots: ChartSl
     values = c.top_values if not c.masked else []
     if c.histogram:
         title = "Rows over time" if c.inferred_type in DATE_TYPES else "Distribution"
-        parts += [tag("h4", title), _chart(slots, _histogram_chart(c))]
+        parts += [tag("h4", title), _chart(slots, histogram_chart(c))]
         if values:
             top = [(v.value, fmt_int(v.count)) for v in values[:TOP_VALUES_LISTED]]
             parts += [
@@ -282,7 +285,7 @@ def _column_card(c: ColumnProfile, anchor: str, profile: Profile, slots: ChartSl
             ]
     elif values:
         shown = values[:TOP_VALUES_CHARTED]
-        parts += [tag("h4", "Most frequent values"), _chart(slots, _top_values_chart(shown))]
+        parts += [tag("h4", "Most frequent values"), _chart(slots, top_values_chart(shown))]
     if c.suppressed_values:
         parts.append(
             tag(
@@ -355,104 +358,3 @@ def _keys(keys: list[list[str]]) -> str:
 # The charts: small, static, one idea each. Vega measures every label it truncates or
 # checks for overlap, and that measuring is most of a chart's cost; so rows are keyed by
 # their rank, labels are shortened here and looked up by rank, and nothing is measured twice.
-
-LABEL_CHARS = 36
-_PARTS = [
-    ("NULL", COLOURS["null"]),
-    ("blank", COLOURS["blank"]),
-    ("sentinel", COLOURS["sentinel"]),
-    ("filled", COLOURS["filled"]),
-]
-_GRADES = ["complete", "≥ 95 %", "< 95 %"]
-
-
-def _null_rate_chart(t: TableProfile) -> alt.Chart:
-    values = []
-    for rank, c in enumerate(t.columns):
-        counts = (c.n_null, c.n_blank, sum(c.sentinels.values()), c.n_non_empty)
-        for order, ((part, _), rows) in enumerate(zip(_PARTS, counts, strict=True)):
-            if rows:
-                values.append({"rank": rank, "part": part, "rows": rows, "order": order})
-    return (
-        alt.Chart(alt.Data(values=values))
-        .mark_bar()
-        .encode(
-            y=alt.Y("rank:O", title=None, axis=_rank_axis([c.name for c in t.columns])),
-            x=alt.X("rows:Q", stack="normalize", title="share of rows", axis=alt.Axis(format="%")),
-            color=alt.Color(
-                "part:N",
-                title=None,
-                scale=alt.Scale(domain=[p for p, _ in _PARTS], range=[c for _, c in _PARTS]),
-            ),
-            order=alt.Order("order:Q"),
-        )
-        .properties(width=420, height=alt.Step(14))
-    )
-
-
-def _top_values_chart(values: list[ValueCount]) -> alt.LayerChart:
-    data = [{"rank": i, "count": v.count} for i, v in enumerate(values)]
-    base = alt.Chart(alt.Data(values=data)).encode(
-        y=alt.Y("rank:O", title=None, axis=_rank_axis([v.value for v in values])),
-        x=alt.X("count:Q", axis=None),
-    )
-    labels = base.mark_text(align="left", dx=3, fontSize=10).encode(
-        text=alt.Text("count:Q", format=",")
-    )
-    return (base.mark_bar() + labels).properties(width=220, height=alt.Step(14))
-
-
-def _histogram_chart(c: ColumnProfile) -> alt.Chart:
-    buckets = [b.value for b in c.histogram]
-    data = [{"rank": i, "count": b.count} for i, b in enumerate(c.histogram)]
-    every = -(-len(buckets) // 12)  # at most a dozen labels, evenly spaced
-    axis = _rank_axis(buckets, shown=range(0, len(buckets), every))
-    if max(map(len, buckets)) > 4:
-        axis.labelAngle, axis.labelAlign = -40, "right"
-    return (
-        alt.Chart(alt.Data(values=data))
-        .mark_bar()
-        .encode(
-            x=alt.X("rank:O", title=None, axis=axis),
-            y=alt.Y("count:Q", title="rows", axis=alt.Axis(format="~s", tickCount=3)),
-        )
-        .properties(width=min(420, max(160, 12 * len(data))), height=100)
-    )
-
-
-def _coverage_chart(rels: list[Relationship]) -> alt.LayerChart:
-    data = [
-        {
-            "rank": i,
-            "coverage": r.coverage,
-            "grade": _GRADES[0] if r.coverage >= 1 else _GRADES[1 if r.coverage >= 0.95 else 2],
-        }
-        for i, r in enumerate(rels)
-    ]
-    links = [f"{r.child_table}.{r.child_column} → {r.parent_table}.{r.parent_column}" for r in rels]
-    base = alt.Chart(alt.Data(values=data)).encode(
-        y=alt.Y("rank:O", title=None, axis=_rank_axis(links, limit=2 * LABEL_CHARS)),
-        x=alt.X("coverage:Q", title="coverage", scale=alt.Scale(domain=[0, 1]),
-                axis=alt.Axis(format="%", tickCount=5)),
-    )  # fmt: skip
-    scale = alt.Scale(domain=_GRADES, range=[COLOURS["good"], COLOURS["warn"], COLOURS["bad"]])
-    bars = base.mark_bar().encode(color=alt.Color("grade:N", title="coverage", scale=scale))
-    labels = base.mark_text(align="left", dx=3, fontSize=10).encode(
-        text=alt.Text("coverage:Q", format=".1%")
-    )
-    return (bars + labels).properties(width=360, height=alt.Step(16))
-
-
-def _rank_axis(
-    labels: list[str], *, shown: range | None = None, limit: int = LABEL_CHARS
-) -> alt.Axis:
-    """An axis over row ranks that prints each rank's label, shortened to ``limit`` chars."""
-    short = [text if len(text) <= limit else text[: limit - 1] + "…" for text in labels]
-    return alt.Axis(
-        labelExpr=f"{json.dumps(short)}[datum.value]",
-        values=list(shown) if shown is not None else alt.Undefined,
-        labelLimit=0,
-        labelOverlap=False,
-        ticks=False,
-        domain=False,
-    )
