@@ -457,6 +457,9 @@ def test_identifier_columns_are_masked_unless_asked(ohm, synthea):
     for column in ("SSN", "FIRST", "LAST", "BIRTHDATE", "ADDRESS"):
         assert patients.column(column).masked, column
     assert synthea_profile.table("patients").column("SSN").top_values  # shown when asked
+    # A quartile is one of the values: the median patient's latitude is not shown.
+    assert patients.column("LAT").masked and patients.column("LAT").median is None
+    assert synthea_profile.table("patients").column("LAT").median is not None
     # Recognised by value, whatever the column is called.
     assert default.table("demographics").column("SSN").patterns[0].value == "999-99-9999"
 

@@ -20,7 +20,6 @@ from workbench.errors import ProfileError
 from workbench.profile.compare import Drift, Thresholds, compare_snapshots
 from workbench.profile.engine import profile_snapshot
 from workbench.profile.model import PrivacyPolicy, Profile
-from workbench.profile.outputs import write_map
 from workbench.profile.store import report_dir
 from workbench.snapshot import open_snapshot
 
@@ -90,6 +89,9 @@ def profile(
     target = out_dir or report_dir(wsp.reports_dir, snap.name)
     with RichProgress() as progress:
         result = profile_snapshot(snap, policy, progress)
+    # The renderers import altair: load them only when a map is written, not at CLI start.
+    from workbench.profile.outputs import write_map
+
     outputs = {name: str(path) for name, path in write_map(result, target).items()}
     if as_json:
         emit_json({**_summary(result), "outputs": outputs})

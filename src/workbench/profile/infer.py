@@ -194,7 +194,6 @@ BINARY_STORAGE = ("BLOB", "BIT")
 BOOLEAN_PAIRS = (
     {"0", "1"}, {"Y", "N"}, {"YES", "NO"}, {"T", "F"}, {"TRUE", "FALSE"},
 )  # fmt: skip
-BOOLEAN_TOKENS = frozenset().union(*BOOLEAN_PAIRS)
 
 CODE_MAX_DISTINCT = 1000
 CODE_MAX_LENGTH = 64
@@ -261,7 +260,9 @@ def _numeric_type(f: ColumnFacts, kind: str) -> str:
     if integral and looks_like_key(f.name):
         return "identifier"
     if kind == "text" and integral and (f.min_length or 0) >= LONG_NUMBER:
-        return "identifier"  # phone, account and licence numbers are not quantities
+        # Long digit strings are not quantities: phone or account numbers (mostly unique),
+        # or codes such as SNOMED (repeated).
+        return "identifier" if f.n_distinct >= UNIQUE_SHARE * f.n_non_empty else "code"
     return "integer" if integral else "decimal"
 
 
@@ -273,11 +274,10 @@ def _text_type(f: ColumnFacts) -> str:
     unique = f.n_distinct >= UNIQUE_SHARE * f.n_non_empty
     if unique and not spaced and (looks_like_key(f.name) or f.n_distinct > CODE_MAX_DISTINCT):
         return "identifier"
-    few = f.n_distinct <= CODE_MAX_DISTINCT and (
-        f.n_distinct <= 20 or f.n_distinct * 5 <= f.n_non_empty
-    )
+    repeated = f.n_distinct <= 20 or f.n_distinct * 5 <= f.n_non_empty
+    few = repeated and (f.n_distinct <= CODE_MAX_DISTINCT or not spaced)
     if short and (few or f.n_non_empty <= CODE_MAX_DISTINCT):
-        return "code"  # few values, or a small lookup table (countries, categories)
+        return "code"  # repeated short values, or a small lookup table (countries)
     if looks_like_key(f.name) and not spaced:
         return "identifier"
     return "free_text"

@@ -6,7 +6,8 @@ Aggregates (counts, lengths, mean, standard deviation, quartiles) stay.
 
 A column is an identifier when its name says so (``SSN``, ``LastName``, ``DOB``, ``HomePhone``)
 or when most of its values look like one (``999-99-9999``, ``(999) 999-9999``, e-mail). Its
-values are masked: no top values, samples, min or max; its patterns and counts stay.
+values are masked: no top values, samples, min, max, mean or quartiles; its patterns, counts
+and histogram buckets stay.
 ``PrivacyPolicy(show_identifiers=True, min_cell_count=0)`` shows everything, for internal use.
 """
 
@@ -80,7 +81,9 @@ def column_profile(
             return None
         return value[0]
 
-    numeric = facts.numeric
+    # An identifier's quartiles are values of it (the median patient's phone number or
+    # coordinates): a masked column keeps counts and patterns only.
+    numeric = None if masked else facts.numeric
     return ColumnProfile(
         table=facts.table,
         name=facts.name,
