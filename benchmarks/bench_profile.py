@@ -27,24 +27,26 @@ import duckdb
 
 HERE = Path(__file__).resolve().parent
 VENV_BIN = Path(sys.executable).parent
+# pick(i, k, n): a deterministic pseudo-random list index in 1..n for row i, draw k.
+PICK_MACRO = "CREATE MACRO pick(i, k, n) AS 1 + CAST(hash(i, k) % n AS BIGINT)"
 TABLE_SQL = """
 SELECT
     i AS patient_id,
     'MRN' || lpad(CAST((i * 7919) % 100000000 AS VARCHAR), 8, '0') AS mrn,
     (['Smith','Jones','Garcia','Nguyen','Müller','Brown','Lee','Wilson','Taylor','Martin'])
-        [1 + CAST(hash(i, 1) % 10 AS BIGINT)] AS last_name,
-    (['Ann','Bo','Carla','Dev','Eli','Fay','Gus','Hana','Ivan','José'])[1 + CAST(hash(i, 2) % 10 AS BIGINT)]
+        [pick(i, 1, 10)] AS last_name,
+    (['Ann','Bo','Carla','Dev','Eli','Fay','Gus','Hana','Ivan','José'])[pick(i, 2, 10)]
         AS first_name,
-    (['F','M','U'])[1 + CAST(hash(i, 3) % 3 AS BIGINT)] AS sex,
+    (['F','M','U'])[pick(i, 3, 3)] AS sex,
     CASE WHEN hash(i, 4) % 10 = 0
          THEN strftime(DATE '1940-01-01' + CAST(hash(i, 5) % 25000 AS INTEGER), '%m/%d/%Y')
          ELSE CAST(DATE '1940-01-01' + CAST(hash(i, 5) % 25000 AS INTEGER) AS VARCHAR)
     END AS birth_date,
     CAST(DATE '2005-01-01' + CAST(hash(i, 6) % 5000 AS INTEGER) AS VARCHAR) AS visit_date,
-    (['OCC','PRE','RTW','DOT','AUD','IMM','TB','FIT'])[1 + CAST(hash(i, 7) % 8 AS BIGINT)] AS visit_type,
+    (['OCC','PRE','RTW','DOT','AUD','IMM','TB','FIT'])[pick(i, 7, 8)] AS visit_type,
     'DR' || CAST(hash(i, 8) % 300 AS VARCHAR) AS provider,
-    (['J45.909','I10','E11.9','M54.5','S93.401A','Z00.00','H91.90','N/A'])[1 + CAST(hash(i, 9) % 8 AS BIGINT)]
-        AS dx_code,
+    (['J45.909','I10','E11.9','M54.5','S93.401A','Z00.00','H91.90','N/A'])
+        [pick(i, 9, 8)] AS dx_code,
     90 + CAST(hash(i, 10) % 90 AS INTEGER) AS systolic,
     55 + CAST(hash(i, 11) % 45 AS INTEGER) AS diastolic,
     50 + CAST(hash(i, 12) % 60 AS INTEGER) AS pulse,
@@ -53,11 +55,12 @@ SELECT
     round(18 + (hash(i, 15) % 2200) / 100.0, 2) AS bmi,
     CASE WHEN hash(i, 16) % 7 = 0 THEN NULL ELSE round((hash(i, 17) % 4000) / 10.0, 1) END
         AS lab_value,
-    (['active','inactive','N/A','NULL','terminated'])[1 + CAST(hash(i, 18) % 5 AS BIGINT)] AS status,
+    (['active','inactive','N/A','NULL','terminated'])[pick(i, 18, 5)]
+        AS status,
     lpad(CAST(hash(i, 19) % 99999 AS VARCHAR), 5, '0') AS zip,
     'Seen for ' || (['hearing test','annual exam','injury follow-up','respirator fit',
-        'vaccination'])[1 + CAST(hash(i, 20) % 5 AS BIGINT)] || ', ' || CAST(hash(i, 21) % 1000 AS VARCHAR)
-        || ' units noted' AS note
+        'vaccination'])[pick(i, 20, 5)] || ', '
+        || CAST(hash(i, 21) % 1000 AS VARCHAR) || ' units noted' AS note
 FROM range(?) t(i)
 """
 
@@ -75,6 +78,7 @@ def generate_csv(rows: int, folder: Path) -> Path:
     path = folder / f"visits_{rows}.csv"
     if not path.exists():
         with duckdb.connect() as con:
+            con.execute(PICK_MACRO)
             con.execute(f"COPY ({TABLE_SQL.replace('?', str(rows))}) TO '{path}' (HEADER)")
     return path
 
