@@ -1,4 +1,4 @@
-"""The main job on embedded defaults: synthetic clinic -> mysqldump -> snapshot.
+"""The main job on embedded defaults: synthetic clinic -> mysqldump -> snapshot -> map.
 
 Until the checklist stage lands this is the whole demo; it grows into the full dress
 rehearsal (profile, map, load, reconcile) as those stages arrive.
@@ -7,9 +7,14 @@ rehearsal (profile, map, load, reconcile) as those stages arrive.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
+from workbench.profile.engine import profile_snapshot
+from workbench.profile.model import PrivacyPolicy
+from workbench.profile.outputs import write_map
 from workbench.progress import SILENT, Progress
 from workbench.snapshot.acquire import Acquired, acquire
+from workbench.snapshot.store import open_snapshot
 from workbench.sources import from_config
 from workbench.synth import SynthManifest, generate
 from workbench.workspace import Workspace
@@ -21,6 +26,7 @@ SOURCE_NAME = "demo_clinic"
 class DemoResult:
     synth: SynthManifest
     acquired: Acquired
+    map_files: dict[str, Path]
 
 
 def run_demo(
@@ -37,4 +43,7 @@ def run_demo(
     dump = data_dir / f"{style}.sql"
     source = from_config(SOURCE_NAME, {"kind": "mysqldump", "path": str(dump)}, ws)
     name = f"demo-{style}-{people}-s{seed}"
-    return DemoResult(synth, acquire(source, ws.snapshots_dir, name, progress))
+    acquired = acquire(source, ws.snapshots_dir, name, progress)
+    snapshot = open_snapshot(ws.snapshots_dir, name)
+    profile = profile_snapshot(snapshot, PrivacyPolicy(ws.min_cell_count), progress)
+    return DemoResult(synth, acquired, write_map(profile, ws.reports_dir / name))
