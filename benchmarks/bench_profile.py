@@ -113,6 +113,19 @@ def workbench_argv(csv: Path, work: Path) -> list[str]:
     return [str(VENV_BIN / "workbench"), "profile", "s", "-w", str(ws)]
 
 
+def engine_argv(csv: Path, work: Path) -> list[str]:
+    """The profile computation alone, without the xlsx and html renderings."""
+    workbench_argv(csv, work)  # makes sure the snapshot exists
+    ws = work / f"ws_{csv.stem}"
+    code = (
+        "from pathlib import Path; from workbench import workspace; "
+        "from workbench.snapshot import open_snapshot; "
+        "from workbench.profile.engine import profile_snapshot; "
+        f"w = workspace.load(Path('{ws}')); profile_snapshot(open_snapshot(w.snapshots_dir, 's'))"
+    )
+    return [sys.executable, "-c", code]
+
+
 def summarize_argv(csv: Path) -> list[str]:
     code = f"import duckdb; duckdb.sql(\"SUMMARIZE SELECT * FROM read_csv('{csv}')\").fetchall()"
     return [sys.executable, "-c", code]
@@ -149,6 +162,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000000,5000000,20000000")
     parser.add_argument("--csvstat-rows", type=int, default=100_000)
     parser.add_argument("--peer-timeout", type=float, default=900)
+    parser.add_argument("--no-peers", action="store_true", help="time only the workbench")
     parser.add_argument(
         "--ydata-max-rows",
         type=int,
@@ -159,25 +173,44 @@ def main() -> None:
     args = parser.parse_args()
     work = args.workdir.resolve()
     work.mkdir(parents=True, exist_ok=True)
-    # Warm the peers' throwaway environments so installing them is not timed.
-    subprocess.run([*YDATA_ENV, "python", "-c", "import ydata_profiling"], check=True)
-    subprocess.run(csvstat_argv(Path("--version")), check=True, capture_output=True)
-
     results: list[Timing] = []
-    small = generate_csv(args.csvstat_rows, work)
-    results.append(measure("workbench", args.csvstat_rows, workbench_argv(small, work), 3600, work))
-    results.append(
-        measure("csvstat", args.csvstat_rows, csvstat_argv(small), args.peer_timeout, work)
-    )
-    for rows in [int(s) for s in args.sizes.split(",")]:
-        csv = generate_csv(rows, work)
-        results.append(measure("workbench", rows, workbench_argv(csv, work), 3600, work))
-        results.append(measure("duckdb SUMMARIZE", rows, summarize_argv(csv), 3600, work))
+    if not args.no_peers:
+        # Warm the peers' throwaway environments so installing them is not timed.
+        subprocess.run([*YDATA_ENV, "python", "-c", "import ydata_profiling"], check=True)
+        subprocess.run(csvstat_argv(Path("--version")), check=True, capture_output=True)
+        small = generate_csv(args.csvstat_rows, work)
         results.append(
-            measure("ydata-profiling minimal", rows, ydata_argv(csv, work), args.peer_timeout, work)
+            measure("workbench", args.csvstat_rows, workbench_argv(small, work), 3600, work)
         )
+        results.append(
+            measure(
+                "workbench engine only", args.csvstat_rows, engine_argv(small, work), 3600, work
+            )
+        )
+        results.append(
+            measure("csvstat", args.csvstat_rows, csvstat_argv(small), args.peer_timeout, work)
+        )
+    for rows in [int(s) for s in args.sizes.split(",")]:
+        results += measure_size(rows, args, work)
     report(results)
     (work / "bench_profile.json").write_text(json.dumps([asdict(r) for r in results], indent=2))
+
+
+def measure_size(rows: int, args: argparse.Namespace, work: Path) -> list[Timing]:
+    csv = generate_csv(rows, work)
+    timings = [
+        measure("workbench", rows, workbench_argv(csv, work), 3600, work),
+        measure("workbench engine only", rows, engine_argv(csv, work), 3600, work),
+    ]
+    if args.no_peers:
+        return timings
+    timings.append(measure("duckdb SUMMARIZE", rows, summarize_argv(csv), 3600, work))
+    if rows > args.ydata_max_rows:
+        timings.append(Timing("ydata-profiling minimal", rows, None, None, "not run (size cap)"))
+    else:
+        argv = ydata_argv(csv, work)
+        timings.append(measure("ydata-profiling minimal", rows, argv, args.peer_timeout, work))
+    return timings
 
 
 def report(results: list[Timing]) -> None:
