@@ -660,8 +660,8 @@ def test_write_is_all_or_nothing(tmp_path):
 
 
 def test_a_real_sakila_profile_renders(tmp_path):
-    engine = pytest.importorskip("workbench.profile.engine")
     from workbench import workspace
+    from workbench.profile import engine
     from workbench.snapshot import acquire, open_snapshot
     from workbench.sources import from_config
 
