@@ -14,7 +14,15 @@ PROFILE_SCHEMA_VERSION = 1
 
 # The inferred types, in the words SMEs use.
 INFERRED_TYPES = (
-    "empty", "integer", "decimal", "boolean", "date", "datetime", "code", "identifier", "free_text",
+    "empty",
+    "integer",
+    "decimal",
+    "boolean",
+    "date",
+    "datetime",
+    "code",
+    "identifier",
+    "free_text",
 )
 
 
