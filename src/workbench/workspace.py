@@ -94,10 +94,6 @@ class Workspace:
             raise ConfigError(f"{self.root / CONFIG_NAME}: [sources] must be a table")
         return sources
 
-    def resolve(self, path: str | Path) -> Path:
-        p = Path(path).expanduser()
-        return p if p.is_absolute() else self.root / p
-
 
 def load(root: Path) -> Workspace:
     path = root / CONFIG_NAME

@@ -27,7 +27,7 @@ from workbench.profile.patterns import (
     pattern_sql,
     shown_sql,
 )
-from workbench.snapshot.staging import quote_ident
+from workbench.snapshot.staging import quote_ident, sql_list, sql_string
 
 # Text that stands for "no value" in legacy exports, compared case-insensitively after trim.
 # The one place this list is kept.
@@ -246,10 +246,6 @@ def _full_match(x: str, regex: str) -> str:
     return f"regexp_full_match({x}, {sql_string(regex)})"
 
 
-def sql_string(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def _values(con, facts: ColumnFacts, min_count: int, top_k: int) -> None:
     text = _text(facts.storage_kind)
     frequent = f"n >= {int(min_count)}"
@@ -406,7 +402,7 @@ def _dates(con, facts: ColumnFacts, kind: str) -> None:
         f"SELECT fmt, {infer.date_year_sql()} AS y, sum(n) FROM ("
         f"SELECT t, n, {infer.date_format_sql({p for _, p in raw})} AS fmt FROM ("
         f"SELECT {text} AS t, {'trim(pattern)' if padded else 'pattern'} AS p, n "
-        f"FROM wb_values WHERE pattern IN ({_sql_list(r for r, _ in raw)}))) "
+        f"FROM wb_values WHERE pattern IN ({sql_list(r for r, _ in raw)}))) "
         "WHERE fmt IS NOT NULL GROUP BY ALL"
     ).fetchall()
     formats: dict[str, int] = {}
@@ -421,7 +417,3 @@ def _dates(con, facts: ColumnFacts, kind: str) -> None:
         years[int(year)] = years.get(int(year), 0) + int(n)
     facts.date_formats = infer.resolve_day_month(formats)
     facts.years = sorted(years.items())
-
-
-def _sql_list(items) -> str:
-    return ", ".join(sql_string(i) for i in items)

@@ -25,7 +25,7 @@ from workbench.profile.infer import infer_type
 from workbench.profile.model import PrivacyPolicy, Profile, Relationship, TableProfile
 from workbench.profile.relationships import KeyColumn
 from workbench.progress import SILENT, Progress
-from workbench.snapshot.staging import META, quote_ident
+from workbench.snapshot.staging import META, quote_ident, sql_string
 from workbench.snapshot.store import Snapshot
 
 MEMORY_LIMIT = "1GB"  # DuckDB's share; the process stays well under 2 GB
@@ -83,8 +83,7 @@ def _scratch_db(
     try:
         con.execute("SET preserve_insertion_order = false")
         con.execute("SET enable_progress_bar = false")
-        path = str(snapshot.staging_path).replace("'", "''")
-        con.execute(f"ATTACH '{path}' AS snap (READ_ONLY)")
+        con.execute(f"ATTACH {sql_string(str(snapshot.staging_path))} AS snap (READ_ONLY)")
         patterns.register(con)
         yield con
     except duckdb.Error as e:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from itertools import product
 from typing import TYPE_CHECKING
 
+from workbench.snapshot.staging import sql_list
+
 if TYPE_CHECKING:
     from workbench.profile.columns import ColumnFacts
 
@@ -74,10 +76,6 @@ DATE_SHAPES: tuple[str, ...] = tuple(sorted({s for f in DATE_FORMATS for s in f.
 _BY_NAME = {f.name: f for f in DATE_FORMATS}
 
 
-def _sql_list(items) -> str:
-    return ", ".join("'" + i.replace("'", "''") + "'" for i in items)
-
-
 def _parses(fmt: DateFormat) -> str:
     return f"try_strptime(t, '{fmt.strptime}') IS NOT NULL"
 
@@ -95,14 +93,14 @@ def date_format_sql(present_shapes: set[str]) -> str:
         shapes = sorted(present_shapes & set(f.shapes))
         if f in (md, dm) or not shapes:
             continue
-        condition = f"p IN ({_sql_list(shapes)}) AND {_parses(f)}"
+        condition = f"p IN ({sql_list(shapes)}) AND {_parses(f)}"
         if f.extra_sql:
             condition += f" AND {f.extra_sql}"
         whens.append(f"WHEN {condition} THEN '{f.name}'")
     slashes = sorted(present_shapes & set(SLASH_SHAPES))
     if slashes:
         whens.append(
-            f"WHEN p IN ({_sql_list(slashes)}) THEN CASE "
+            f"WHEN p IN ({sql_list(slashes)}) THEN CASE "
             f"WHEN {_parses(md)} AND {_parses(dm)} THEN '{EITHER_FIRST}' "
             f"WHEN {_parses(md)} THEN '{MONTH_FIRST}' WHEN {_parses(dm)} THEN '{DAY_FIRST}' END"
         )
@@ -115,12 +113,12 @@ def date_year_sql() -> str:
     for f in DATE_FORMATS:
         by_year.setdefault(f.year, []).append(f.name)
     by_year.setdefault(LAST4, []).append(EITHER_FIRST)
-    whens = " ".join(f"WHEN fmt IN ({_sql_list(n)}) THEN {sql}" for sql, n in by_year.items())
+    whens = " ".join(f"WHEN fmt IN ({sql_list(n)}) THEN {sql}" for sql, n in by_year.items())
     return f"TRY_CAST(CASE {whens} END AS INTEGER)"
 
 
 def date_shapes_sql() -> str:
-    return _sql_list(DATE_SHAPES)
+    return sql_list(DATE_SHAPES)
 
 
 def resolve_day_month(counts: dict[str, int]) -> dict[str, int]:

@@ -42,6 +42,16 @@ def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def sql_string(text: str) -> str:
+    """A DuckDB string literal of ``text``."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def sql_list(items: Iterable[str]) -> str:
+    """Comma-separated string literals, for ``IN (...)`` and lists of files."""
+    return ", ".join(sql_string(i) for i in items)
+
+
 class Staging:
     """A DuckDB connection plus the bookkeeping a source must keep while loading."""
 

@@ -15,6 +15,12 @@ if TYPE_CHECKING:
     from workbench.workspace import Workspace
 
 
+def resolve_path(root: Path, value: str | Path) -> Path:
+    """A configured path: ``~`` expanded, relative to the workspace root."""
+    p = Path(value).expanduser()
+    return p if p.is_absolute() else root / p
+
+
 @dataclass(frozen=True)
 class TableCount:
     name: str
@@ -60,8 +66,7 @@ class Source(ABC):
         return self.config.get(key, default)
 
     def path(self) -> Path:
-        p = Path(self.option("path", required=True)).expanduser()
-        return p if p.is_absolute() else self.root / p
+        return resolve_path(self.root, self.option("path", required=True))
 
     def input_files(self) -> list[Path]:
         """The files whose checksums go into the manifest (none for a live database)."""

@@ -21,7 +21,7 @@ import duckdb
 import pyarrow as pa
 
 from workbench.errors import SourceError
-from workbench.snapshot.staging import META, Staging, quote_ident
+from workbench.snapshot.staging import META, Staging, quote_ident, sql_string
 from workbench.sources import encoding as enc
 from workbench.sources.dialect import Dialect
 from workbench.sources.record_count import count_records, line_numbers
@@ -107,10 +107,6 @@ def _utf8(path: Path, dialect: Dialect, display: str) -> Iterator[Path]:
 def _has_bom(path: Path) -> bool:
     with path.open("rb") as f:
         return f.read(3) == b"\xef\xbb\xbf"
-
-
-def sql_string(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 def _read_csv(

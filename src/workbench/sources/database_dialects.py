@@ -17,6 +17,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.pool import NullPool
 
 from workbench.errors import SourceUnreachable
+from workbench.sources.base import resolve_path
 from workbench.sources.database_types import (
     ColumnPlan,
     as_text,
@@ -131,10 +132,9 @@ class SQLite(Dialect):
     names = ("sqlite",)
 
     def create_engine(self, url: URL, root: Path) -> sa.Engine:
-        path = Path(url.database or "").expanduser()
         if not url.database or url.database == ":memory:":
             raise SourceUnreachable("a sqlite url must name a database file")
-        path = path if path.is_absolute() else root / path
+        path = resolve_path(root, url.database)
         if not path.is_file():
             raise SourceUnreachable(f"no such sqlite database file: {path}")
         uri = f"file:{quote(str(path))}?mode=ro"  # read-only: a probe never creates or writes

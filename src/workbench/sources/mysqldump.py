@@ -40,7 +40,7 @@ from pathlib import Path
 from workbench.errors import ConfigError, SourceUnreachable
 from workbench.progress import SILENT, Progress
 from workbench.snapshot.staging import Staging
-from workbench.sources.base import Source
+from workbench.sources.base import Source, resolve_path
 from workbench.sources.mysqldump_charsets import codec_for
 from workbench.sources.mysqldump_load import DumpLoad
 from workbench.sources.mysqldump_spool import Spool
@@ -91,8 +91,7 @@ class MysqldumpSource(Source):
                 spool.close()
 
     def _resolve(self, entry: str) -> Path:
-        p = Path(entry).expanduser()
-        return p if p.is_absolute() else self.root / p
+        return resolve_path(self.root, entry)
 
     def _expand(self, path: Path) -> list[Path]:
         if path.is_dir():

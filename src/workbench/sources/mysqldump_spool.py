@@ -24,7 +24,7 @@ from typing import IO
 import duckdb
 
 from workbench.errors import SourceError
-from workbench.snapshot.staging import Staging, quote_ident
+from workbench.snapshot.staging import Staging, quote_ident, sql_list
 from workbench.sources.mysqldump_types import ColumnType
 
 CHUNK_BYTES = 64 << 20
@@ -101,9 +101,7 @@ class Spool:
         self._files = 0
         self._con = staging.con.cursor()
         self._con.execute("SET enable_progress_bar = false")  # it would take the GIL
-        self._settings = self._con.execute(
-            "SELECT current_setting('threads'), current_setting('preserve_insertion_order')"
-        ).fetchone()
+        self._threads = self._con.execute("SELECT current_setting('threads')").fetchone()[0]
         self._con.execute("SET threads = 1")  # while Python reads on the other core
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mysqldump-check")
 
@@ -131,9 +129,7 @@ class Spool:
         for group in self.groups.values():
             for chunk in group.chunks:
                 chunk.checked.result()
-        self._con.execute(f"SET threads = {self._settings[0]}")
-        # Row order is not content (snapshots hash it away), and keeping it costs a third.
-        self._con.execute("SET preserve_insertion_order = false")
+        self._con.execute(f"SET threads = {self._threads}")
 
     def chunks(self, target: Target) -> list[tuple[Group, Chunk]]:
         return [(g, c) for g in self.groups.values() if g.target is target for c in g.chunks]
@@ -143,8 +139,7 @@ class Spool:
             if group.out is not None:
                 group.out.close()
         self._pool.shutdown(wait=True, cancel_futures=True)
-        self._con.execute(f"SET threads = {self._settings[0]}")
-        self._con.execute(f"SET preserve_insertion_order = {str(self._settings[1]).lower()}")
+        self._con.execute(f"SET threads = {self._threads}")
         self._con.close()
 
     def _chunk(self, group: Group) -> Chunk:
@@ -208,7 +203,7 @@ def _fill(
 
 def read_csv(paths: list[Path], width: int, longest: int, options: str = "") -> str:
     """DuckDB's reader for spool files: every field text, named c0, c1, ..."""
-    files = ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths)
+    files = sql_list(str(p) for p in paths)
     columns = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(width))
     size = max(_MIN_LINE, longest + 1024)
     return (
