@@ -35,3 +35,23 @@ class SynthError(WorkbenchError):
 
 class ProfileError(WorkbenchError):
     """A snapshot cannot be profiled, or a profile cannot be read or compared."""
+
+
+class TargetError(WorkbenchError):
+    """A target model is malformed, or a target database does not match it."""
+
+
+class MappingError(WorkbenchError):
+    """A mapping template is malformed, cannot be compiled, or cannot be trusted."""
+
+
+class CrosswalkError(WorkbenchError):
+    """A crosswalk file is malformed or cannot be found."""
+
+
+class PermissionDenied(WorkbenchError):
+    """The current user's role does not allow the action."""
+
+
+class AuditError(WorkbenchError):
+    """The audit log cannot be written, or it fails verification."""
