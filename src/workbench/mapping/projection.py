@@ -101,6 +101,7 @@ FATES = ("loaded", "excluded", "parked")
 def project(con: duckdb.DuckDBPyConnection, compiled: CompiledTemplate) -> Projection:
     """Execute the compiled script on ``con`` (a connection that sees the snapshot's tables;
     only temporary objects are created). Errors name the template line of the mapping."""
+    con.execute("SET enable_progress_bar = false")
     for comment, sql in compiled.statements:
         try:
             con.execute(sql)
