@@ -19,6 +19,7 @@ import uuid
 from collections import Counter
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import polars as pl
 import pytest
@@ -27,7 +28,9 @@ import sqlalchemy as sa
 from conftest import require_tool
 from workbench.errors import SynthError
 from workbench.synth import MANIFEST_NAME, Dirt, generate, vocab
-from workbench.synth.build import build_chunk
+from workbench.synth.build import build_chunk, check_refs_in_chunk
+from workbench.synth.dirt import unloadable
+from workbench.synth.ledger import Ledger
 from workbench.synth.people import SSN_SPACE, SSN_STEP
 from workbench.synth.plan import make_plan
 from workbench.synth.styles import get_style
@@ -163,7 +166,7 @@ def test_trailing_spaces_match(clinic):
 def test_orphans_and_unloadable_rows_match(clinic):
     _, manifest, tables = clinic
     orphans = manifest["dirt"]["orphan_fks"]
-    unloadable = manifest["expected"]["unloadable_rows"]["tables"]
+    unloadable = manifest["expected"]["unloadable_rows"]
     for table, columns in orphans.items():
         bad_rows = set()
         for column, info in columns.items():
@@ -172,8 +175,123 @@ def test_orphans_and_unloadable_rows_match(clinic):
             bad = {i for i, r in enumerate(tables[table]) if r[column] and r[column] not in keys}
             assert len(bad) == info["rows"], (table, column)
             bad_rows |= bad
-        assert len(bad_rows) == unloadable[table], table
+        # the rest of a table's unloadable rows are the cascade, counted below in SQL
+        assert len(bad_rows) == unloadable["tables"][table] - unloadable["cascaded"][table]
     assert manifest["dirt"]["totals"]["orphan_fks"] > 0
+
+
+# Every reference a migration turns into a target foreign key, written out by hand (not read
+# from the generator): (table, column) -> (table, column). Besides these, every table but
+# the people table points at a person.
+REFERENCES = {
+    "ohm": {("vitals", "APPT_ID"): ("appointments", "APPT_ID")},
+    "medgate": {
+        (t, "CaseNumber"): ("casemaster", "CaseNumber")
+        for t in ("clinicvisit", "employeerestrictions", "employeelosttime")
+    },
+}
+PEOPLE = {"ohm": ("demographics", "EMP_ID"), "medgate": ("employee", "EmployeeID")}
+
+
+def unloadable_in_sql(folder: Path, style: str, rows: dict[str, int]) -> tuple[dict, dict]:
+    """Rows a migration cannot load, found with SQL over the CSVs alone: orphans (a non-NULL
+    reference that matches no row), then anti-joins repeated until nothing changes (a
+    reference to a row already found unloadable). Returns (unloadable, cascaded) per table."""
+    tables = list(rows)
+    people, person_id = PEOPLE[style]
+    edges = {(t, person_id): (people, person_id) for t in tables if t != people}
+    edges |= REFERENCES[style]
+    con = duckdb.connect()
+    for t in tables:
+        path = str(folder / f"{t}.csv").replace("'", "''")
+        con.execute(
+            f'CREATE TABLE "{t}" AS SELECT row_number() OVER () AS _row, * '
+            f"FROM read_csv('{path}', header=true, all_varchar=true, quote='\"', escape='\"')"
+        )
+        assert con.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] == rows[t], t
+    con.execute("CREATE TABLE orphan (tbl VARCHAR, _row BIGINT)")
+    for (t, c), (p, pc) in edges.items():
+        con.execute(
+            f'INSERT INTO orphan SELECT \'{t}\', x._row FROM "{t}" x WHERE x."{c}" IS NOT NULL '
+            f'AND NOT EXISTS (SELECT 1 FROM "{p}" y WHERE y."{pc}" = x."{c}")'
+        )
+    con.execute("CREATE TABLE bad AS SELECT DISTINCT * FROM orphan")
+    while True:
+        before = con.execute("SELECT count(*) FROM bad").fetchone()[0]
+        for (t, c), (p, pc) in edges.items():
+            con.execute(
+                f"INSERT INTO bad SELECT DISTINCT '{t}', x._row FROM \"{t}\" x "
+                f'JOIN "{p}" y ON y."{pc}" = x."{c}" '
+                f"JOIN bad b ON b.tbl = '{p}' AND b._row = y._row "
+                f"WHERE NOT EXISTS (SELECT 1 FROM bad z WHERE z.tbl = '{t}' AND z._row = x._row)"
+            )
+        if con.execute("SELECT count(*) FROM bad").fetchone()[0] == before:
+            break
+
+    def per_table(query: str) -> dict[str, int]:
+        counts = dict(con.execute(query).fetchall())
+        return {t: counts.get(t, 0) for t in tables}
+
+    lost = per_table("SELECT tbl, count(DISTINCT _row) FROM bad GROUP BY tbl")
+    cascaded = per_table(
+        "SELECT tbl, count(*) FROM (SELECT * FROM bad EXCEPT SELECT * FROM orphan) GROUP BY tbl"
+    )
+    con.close()
+    return lost, cascaded
+
+
+def check_unloadable(folder: Path, manifest: dict) -> tuple[dict, dict]:
+    style = manifest["style"]
+    references = {
+        (t, c): tuple(ref.split("."))
+        for t, info in manifest["tables"].items()
+        for c, ref in info["references"].items()
+    }
+    people, person_id = PEOPLE[style]
+    assert (
+        references
+        == {(t, person_id): (people, person_id) for t in manifest["tables"] if t != people}
+        | REFERENCES[style]
+    ), "the style's references changed: update REFERENCES"
+    rows = {t: info["rows"] for t, info in manifest["tables"].items()}
+    lost, cascaded = unloadable_in_sql(folder, style, rows)
+    expected = manifest["expected"]["unloadable_rows"]
+    assert expected["tables"] == lost
+    assert expected["cascaded"] == cascaded
+    assert expected["total"] == sum(lost.values())
+    return lost, cascaded
+
+
+def test_unloadable_rows_with_the_cascade_match_sql(clinic):
+    out, manifest, _ = clinic
+    check_unloadable(out, manifest)
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_the_cascade_reaches_children_of_unloadable_rows(tmp_path, style):
+    """A few thousand people in several chunks, with many orphans: vitals of an appointment
+    (OHM), visits of an incident (Medgate) whose person is an orphan cannot load either."""
+    dirt = DIRTY.with_rates(orphan_fks=0.05)
+    out, manifest = make(tmp_path, style=style, people=3000, dirt=dirt, chunk_size=1000)
+    lost, cascaded = check_unloadable(out, manifest)
+    child = "vitals" if style == "ohm" else "clinicvisit"
+    assert cascaded[child] > 0
+    assert lost[child] > cascaded[child]
+    # duplicate people are not lost: their rows are re-pointed to the surviving person
+    assert manifest["dirt"]["duplicate_people"]["child_rows_under_duplicate_id"][child] > 0
+    assert lost[PEOPLE[style][0]] == 0
+
+
+def test_a_reference_that_leaves_its_chunk_is_a_bug_in_the_style():
+    parent = pl.DataFrame({"id": [1, 2]})
+    spec = TableSpec(
+        "child",
+        (Col("id", "int(11)", "id"), Col("p", "int(11)", "ref", references="parent.id")),
+        build=None,
+    )
+    check_refs_in_chunk(spec, pl.DataFrame({"id": [1, 2], "p": [2, None]}), {"parent": parent})
+    with pytest.raises(SynthError, match="leave the chunk"):
+        check_refs_in_chunk(spec, pl.DataFrame({"id": [1], "p": [3]}), {"parent": parent})
 
 
 def test_duplicate_people_match(clinic):
@@ -574,3 +692,23 @@ def test_memory_stays_bounded_as_people_grow(tmp_path):
     small, large = peak(20_000), peak(60_000)
     assert large < small * 1.3 + 50_000, (small, large)  # KiB
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss > 0
+
+
+def test_the_cascade_goes_through_any_depth():
+    """a <- b <- c: a row of c whose b row points at an orphaned a row cannot load."""
+
+    def spec(name, parent=None):
+        cols = [Col("id", "int(11)", "id")]
+        if parent:
+            cols.append(Col("up", "int(11)", "ref", references=f"{parent}.id"))
+        return TableSpec(name, tuple(cols), build=None)
+
+    ledger, bad, referenced = Ledger(), {}, {"a.id", "b.id"}
+    a = pl.DataFrame({"id": [1, 2, 3]})
+    unloadable(spec("a"), a, np.array([False, True, False]), bad, referenced, ledger)
+    b = pl.DataFrame({"id": [10, 11, 12, 13]}).with_columns(up=pl.Series([1, 2, 2, None]))
+    unloadable(spec("b", "a"), b, np.array([False, False, True, False]), bad, referenced, ledger)
+    c = pl.DataFrame({"id": [20, 21, 22, 23]}).with_columns(up=pl.Series([10, 11, 12, None]))
+    unloadable(spec("c", "b"), c, np.zeros(4, dtype=bool), bad, referenced, ledger)
+    assert ledger.data["expected"]["unloadable_rows"] == {"a": 1, "b": 2, "c": 2}
+    assert ledger.data["expected"]["unloadable_cascaded"] == {"a": 0, "b": 1, "c": 2}

@@ -6,7 +6,17 @@ import sys
 
 import typer
 
-from workbench.cli import acquisition, demo_cmd, map_cmd, profile_cmd, synth_cmd, workspace_cmd
+from workbench.cli import (
+    acquisition,
+    audit_cmd,
+    crosswalk_cmd,
+    demo_cmd,
+    map_cmd,
+    profile_cmd,
+    synth_cmd,
+    target_cmd,
+    workspace_cmd,
+)
 from workbench.cli.edge import console
 from workbench.errors import WorkbenchError
 
@@ -18,7 +28,17 @@ app = typer.Typer(
     add_completion=False,
 )
 
-for module in (workspace_cmd, acquisition, profile_cmd, synth_cmd, demo_cmd, map_cmd):
+for module in (
+    workspace_cmd,
+    acquisition,
+    profile_cmd,
+    synth_cmd,
+    demo_cmd,
+    map_cmd,
+    crosswalk_cmd,
+    audit_cmd,
+    target_cmd,
+):
     module.register(app)
 
 
@@ -41,9 +61,21 @@ def main() -> None:
         console.print("[bold red]interrupted[/]")
         sys.exit(130)
     except Exception as e:  # click usage errors carry their own exit code
-        import click
-
-        if isinstance(e, click.ClickException):
+        if isinstance(e, _click_exceptions()):
             e.show()
             sys.exit(e.exit_code)
         raise
+
+
+def _click_exceptions() -> tuple[type[Exception], ...]:
+    # Typer >= 0.29 carries its own copy of click; older versions use click itself.
+    import click
+
+    kinds: list[type[Exception]] = [click.ClickException]
+    try:
+        from typer._click.exceptions import ClickException
+    except ImportError:
+        pass
+    else:
+        kinds.append(ClickException)
+    return tuple(kinds)

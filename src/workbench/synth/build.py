@@ -28,10 +28,14 @@ def build_chunk(plan: Plan, index: int) -> BuiltChunk:
     ch = Chunk(plan, index)
     ledger = Ledger(plan.style.name_columns)
     tables = []
+    referenced = {c.references for t in plan.style.tables for c in t.columns if c.kind == "ref"}
+    bad_keys: dict[str, pl.Series] = {}  # unloadable rows' keys, per referenced table.column
     for spec in plan.style.tables:
         frame = assemble(spec, spec.build(ch))
+        check_refs_in_chunk(spec, frame, ch.frames)
         ch.frames[spec.name] = frame
-        dirty = dirtmod.apply(spec, frame, plan.dirt, ch.rng, ch.missing_ids, ledger)
+        dirty, orphaned = dirtmod.apply(spec, frame, plan.dirt, ch.rng, ch.missing_ids, ledger)
+        dirtmod.unloadable(spec, dirty, orphaned, bad_keys, referenced, ledger)
         check_lengths(spec, dirty)
         tables.append((spec, dirty))
         if not spec.people:  # counted after dirt: an orphan may have replaced a moved id
@@ -61,6 +65,25 @@ def assemble(spec: TableSpec, columns: dict) -> pl.DataFrame:
     return pl.DataFrame(
         [pl.Series(c.name, columns[c.source or c.name]).cast(_dtype(c)) for c in spec.columns]
     )
+
+
+def check_refs_in_chunk(
+    spec: TableSpec, frame: pl.DataFrame, built: dict[str, pl.DataFrame]
+) -> None:
+    """Before dirt, every reference points at a row of the same chunk, built before it: what
+    lets a chunk count its unloadable rows (and be built) without the others."""
+    for col in spec.columns:
+        if col.kind != "ref":
+            continue
+        table, column = col.references.split(".")
+        if table not in built:
+            raise SynthError(f"style table {spec.name}.{col.name}: {table} is not built before it")
+        values = frame[col.name].drop_nulls()
+        outside = values.len() - values.is_in(built[table][column].implode()).sum()
+        if outside:
+            raise SynthError(
+                f"style table {spec.name}.{col.name}: {outside} references leave the chunk"
+            )
 
 
 def check_lengths(spec: TableSpec, frame: pl.DataFrame) -> None:

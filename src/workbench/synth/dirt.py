@@ -92,16 +92,17 @@ def apply(
     stream: Stream,
     missing_ids: Missing,
     ledger: Ledger,
-) -> pl.DataFrame:
-    """Dirty one table's chunk and count every change; dates become text here."""
-    unloadable = np.zeros(frame.height, dtype=bool)
+) -> tuple[pl.DataFrame, np.ndarray]:
+    """Dirty one table's chunk and count every change; dates become text here. Returns the
+    dirty chunk and which of its rows got an orphan (in any column)."""
+    orphaned = np.zeros(frame.height, dtype=bool)
     columns = []
     for col in spec.columns:
         s = frame[col.name]
         rng = stream(f"dirt:{spec.name}:{col.name}")
         if col.kind == "fk" or (col.kind == "ref" and col.orphans):
-            s, orphaned = _orphans(s, col, dirt, rng, missing_ids, ledger, spec.name)
-            unloadable |= orphaned
+            s, hit = _orphans(s, col, dirt, rng, missing_ids, ledger, spec.name)
+            orphaned |= hit
         elif col.kind in ("dtext", "date"):
             s = _dates(s, col, dirt, rng, ledger, spec.name)
         elif col.kind in ("text", "code"):
@@ -109,11 +110,48 @@ def apply(
         elif col.kind == "note":
             ledger.notes(spec.name, col.name, s)
         columns.append(s.alias(col.name))
-    ledger.add(("expected", "unloadable_rows", spec.name), int(unloadable.sum()))
     out = pl.DataFrame(columns)
     if spec.people:
         ledger.people_names(spec.name, out)
-    return out
+    return out, orphaned
+
+
+def unloadable(
+    spec: TableSpec,
+    frame: pl.DataFrame,
+    orphaned: np.ndarray,
+    bad_keys: dict[str, pl.Series],
+    referenced: set[str],
+    ledger: Ledger,
+) -> np.ndarray:
+    """Count the rows of one table's dirty chunk that a migration cannot load: an orphan in
+    any column, or a ``ref`` to a row that cannot load itself (its target row would have no
+    parent), through any depth. ``bad_keys`` holds, per referenced ``table.column``, the
+    values of the rows already found unloadable; this table's are added for the tables after
+    it. Parents are built before children (the style's table order) and a reference never
+    leaves its chunk (build checks it), so one chunk's keys are all there is to look at. A
+    NULL reference is no reference; a row under a duplicate person id is re-pointed, not lost.
+    """
+    cascaded = np.zeros(frame.height, dtype=bool)
+    for col in spec.columns:
+        if col.kind != "ref":
+            continue
+        bad = bad_keys.get(col.references)
+        if bad is None:
+            raise SynthError(
+                f"style table {spec.name}.{col.name}: {col.references} is not built before it"
+            )
+        if len(bad):
+            cascaded |= frame[col.name].is_in(bad.implode()).fill_null(False).to_numpy()
+    cascaded &= ~orphaned
+    lost = orphaned | cascaded
+    ledger.add(("expected", "unloadable_rows", spec.name), int(lost.sum()))
+    ledger.add(("expected", "unloadable_cascaded", spec.name), int(cascaded.sum()))
+    for col in spec.columns:
+        key = f"{spec.name}.{col.name}"
+        if key in referenced:
+            bad_keys[key] = frame[col.name].filter(pl.Series(lost))
+    return lost
 
 
 def _orphans(s, col: Col, dirt, rng, missing_ids, ledger, table):

@@ -131,9 +131,16 @@ def build_manifest(
     unparseable = expected.get("unparseable_values", {})
     expected_out = {
         "unloadable_rows": {
-            "why": "a foreign key points at a row that does not exist (orphan)",
+            "why": (
+                "a foreign key points at a row that does not exist (orphan), or a reference "
+                "points at a row that is itself unloadable, through any depth (cascaded: in "
+                "the target its foreign key would have no parent); a NULL reference is no "
+                "reference, and rows under a duplicate person id load, re-pointed to the "
+                "surviving person"
+            ),
             "tables": unloadable,
             "total": sum(unloadable.values()),
+            "cascaded": expected.get("unloadable_cascaded", {}),
         },
         "unparseable_values": {
             "why": "a date column holds NULL, N/A or 0000-00-00 as text: no date can be read",
