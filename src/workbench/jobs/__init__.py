@@ -1,0 +1,1 @@
+"""Migration jobs: validate, dry-run, commit with parking, reconcile, rollback."""
