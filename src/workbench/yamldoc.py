@@ -65,6 +65,11 @@ def load_yaml(path: Path, error: type[Exception]) -> YamlDoc:
         raise error(f"{path}: no such file") from None
     except UnicodeDecodeError as e:
         raise error(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    return parse_yaml(text, path, error)
+
+
+def parse_yaml(text: str, path: Path, error: type[Exception]) -> YamlDoc:
+    """As load_yaml, for text not (yet) in a file, e.g. a draft in the mapper."""
     try:
         root = YAML(typ="rt").load(text)
     except MarkedYAMLError as e:

@@ -329,11 +329,7 @@ def _expand_select(cm: CompiledMapping) -> str:
             for c in cm.columns
         ]
         own_flags = {c.flag for c in cm.checks if _in_variant(c, v)}
-        cols += [
-            f"{q(f'_v_{v.name}_{fl}') if fl in own_flags else q(fl) if _common_flag(cm, fl) else 'FALSE'}"
-            f" AS {q(fl)}"
-            for fl in flags
-        ]
+        cols += [f"{_variant_flag(cm, v, fl, own_flags)} AS {q(fl)}" for fl in flags]
         selects.append(
             f"  SELECT _source_key, _excluded_by, {sql_string(v.name)} AS _variant, {i} AS _vidx, "
             f"{', '.join(cols)} FROM kept WHERE _excluded_by IS NULL AND {q('_when_' + v.name)}"
@@ -347,6 +343,12 @@ def _expand_select(cm: CompiledMapping) -> str:
         f"WHERE _excluded_by IS NOT NULL OR NOT ({any_when})"
     )
     return "\n  UNION ALL\n".join(selects)
+
+
+def _variant_flag(cm: CompiledMapping, v, flag: str, own: set[str]) -> str:
+    if flag in own:
+        return q(f"_v_{v.name}_{flag}")
+    return q(flag) if _common_flag(cm, flag) else "FALSE"
 
 
 def _common(m: Mapping, column: str) -> bool:

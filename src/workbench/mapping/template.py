@@ -13,7 +13,7 @@ from typing import Any
 import jsonschema
 
 from workbench.errors import MappingError
-from workbench.yamldoc import YamlDoc, load_yaml
+from workbench.yamldoc import YamlDoc, load_yaml, parse_yaml
 
 SCHEMA_PATH = Path(__file__).with_name("template.schema.json")
 
@@ -179,15 +179,7 @@ def load_template(path: Path) -> Template:
 
 def parse_template(text: str, path: Path) -> Template:
     """A template from text not yet saved (the mapper's draft), located as ``path``."""
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import MarkedYAMLError
-
-    try:
-        root = YAML(typ="rt").load(text)
-    except MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        raise MappingError(f"{path}:{mark.line + 1 if mark else 1}: YAML syntax: {e.problem}")
-    doc = YamlDoc(path, root, text)
+    doc = parse_yaml(text, path, MappingError)
     data = doc.data()
     _validate(doc, data)
     template = _build(data, path, hashlib.sha256(text.encode()).hexdigest(), doc)
