@@ -194,7 +194,7 @@ def _validate(doc: YamlDoc, data: Any) -> None:
     errors = sorted(validator.iter_errors(data), key=lambda e: (len(e.path), list(e.path)))
     if errors:
         err = _most_specific(errors[0])
-        where = list(err.absolute_path)
+        where = list(err.absolute_path) + _offending_key(err)
         label = ".".join(str(p) for p in where) or "template"
         raise MappingError(f"{doc.at(where)}: {label}: {_message(err)}")
 
@@ -204,6 +204,17 @@ def _most_specific(err: jsonschema.ValidationError) -> jsonschema.ValidationErro
     while err.context:
         err = max(err.context, key=lambda e: len(e.absolute_path))
     return err
+
+
+def _offending_key(err: jsonschema.ValidationError) -> list[str]:
+    """For an unknown or badly named key, the key itself: its line is the one to fix."""
+    if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+        known = err.schema.get("properties", {})
+        extra = [k for k in err.instance if k not in known]
+        return extra[:1]
+    if isinstance(err.instance, str) and "propertyNames" in list(err.absolute_schema_path):
+        return [err.instance]
+    return []
 
 
 def _message(err: jsonschema.ValidationError) -> str:
