@@ -46,9 +46,12 @@ class Actor:
         return f"{self.user} ({self.role})" if self.role else self.user
 
 
-def current_user() -> str:
+def current_user(default: str | None = None) -> str:
+    """WORKBENCH_USER, else the workspace's ``default_user``, else the login name."""
     if user := os.environ.get(USER_ENV, "").strip():
         return user
+    if default:
+        return default
     try:
         return getpass.getuser()
     except (OSError, KeyError):  # no login name, e.g. an arbitrary uid in a container
@@ -56,7 +59,8 @@ def current_user() -> str:
 
 
 def current_actor(ws: Workspace) -> Actor:
-    user = current_user()
+    # An example or single-analyst workspace may name who acts when WORKBENCH_USER is unset.
+    user = current_user(ws.config.get("workspace", {}).get("default_user"))
     users = ws.config.get("users")
     if users is None:
         return Actor(user, SOLE_USER_ROLE)
