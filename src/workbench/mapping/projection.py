@@ -50,7 +50,7 @@ class Projection:
     def _accounting(self, cm: CompiledMapping) -> dict[str, dict[str, int]]:
         out = {}
         for table in cm.mapping.source_tables():
-            (total,) = self.con.execute(f"SELECT count(*) FROM {q(table)}").fetchone()
+            (total,) = self.con.execute(f"SELECT count(*) FROM {q(table)}").fetchall()[0]
             by_fate = dict(
                 self.con.execute(
                     f"SELECT _fate, count(DISTINCT _source_key) FROM {q(cm.rows_table)} "
@@ -65,7 +65,7 @@ class Projection:
         return {
             t: self.con.execute(
                 f"SELECT count(*) FROM {q(self.compiled.target_view(t))}"
-            ).fetchone()[0]
+            ).fetchall()[0][0]
             for t in self.compiled.template.targets()
         }
 
@@ -81,7 +81,7 @@ class Projection:
                     f"SELECT count(*) FILTER (WHERE {q(c.flag)}), "
                     f"count(*) FILTER (WHERE {q(c.field)} IS NOT NULL OR {q(c.flag)}) "
                     f"FROM {q(cm.rows_table)} WHERE _fate <> 'excluded'"
-                ).fetchone()
+                ).fetchall()[0]
                 rows.append(
                     {
                         "mapping": cm.name,
