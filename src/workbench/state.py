@@ -40,6 +40,22 @@ MIGRATIONS: list[tuple[str, ...]] = [
         "status TEXT NOT NULL DEFAULT 'parked', note TEXT, decided_by TEXT, decided_at TEXT, "
         "PRIMARY KEY (job_id, mapping, source_table, source_key))",
     ),
+    # Checklist runs (dress rehearsals, go-lives): the run ledger and its acknowledgements.
+    (
+        "CREATE TABLE runs(id TEXT PRIMARY KEY, checklist TEXT NOT NULL, "
+        "checklist_sha256 TEXT, kind TEXT NOT NULL, target TEXT NOT NULL, "
+        "status TEXT NOT NULL, operator TEXT NOT NULL, parameters TEXT NOT NULL DEFAULT '{}', "
+        "started_at TEXT NOT NULL, ended_at TEXT, reason TEXT, decision TEXT)",
+        "CREATE TABLE run_steps(run_id TEXT NOT NULL REFERENCES runs(id), seq INTEGER NOT NULL, "
+        "step TEXT NOT NULL, title TEXT NOT NULL, kind TEXT NOT NULL, planned_s REAL, "
+        "optional INTEGER NOT NULL DEFAULT 0, started_at TEXT, ended_at TEXT, duration_s REAL, "
+        "waiting_s REAL, status TEXT NOT NULL DEFAULT 'pending', operator TEXT, "
+        "counts TEXT NOT NULL DEFAULT '{}', outputs TEXT NOT NULL DEFAULT '{}', error TEXT, "
+        "artefact TEXT, PRIMARY KEY (run_id, seq), UNIQUE (run_id, step))",
+        "CREATE TABLE acks(run_id TEXT NOT NULL REFERENCES runs(id), step TEXT NOT NULL, "
+        "user TEXT NOT NULL, at TEXT NOT NULL, verdict TEXT NOT NULL, note TEXT, "
+        "via TEXT NOT NULL, PRIMARY KEY (run_id, step))",
+    ),
 ]
 
 
