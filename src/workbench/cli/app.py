@@ -9,10 +9,15 @@ import typer
 from workbench.cli import (
     acquisition,
     audit_cmd,
+    checklist_cmd,
     crosswalk_cmd,
     demo_cmd,
+    environment_cmd,
+    job_cmd,
     map_cmd,
+    modules_cmd,
     profile_cmd,
+    rehearse_cmd,
     synth_cmd,
     target_cmd,
     workspace_cmd,
@@ -35,9 +40,14 @@ for module in (
     synth_cmd,
     demo_cmd,
     map_cmd,
+    modules_cmd,
     crosswalk_cmd,
     audit_cmd,
     target_cmd,
+    environment_cmd,
+    job_cmd,
+    checklist_cmd,
+    rehearse_cmd,
 ):
     module.register(app)
 

@@ -113,4 +113,7 @@ def show(
 
 
 def register(app: typer.Typer) -> None:
+    from workbench.cli.environment_cmd import prepare
+
+    target_app.command("prepare")(prepare)
     app.add_typer(target_app, name="target")

@@ -62,8 +62,11 @@ def commit(
         jobs.audit(ws, job, "commit_start", actor, details={"target": job.target})
         with open_target(target_env(ws, job.target)) as target:
             target.ensure_schema(ctx.loaded.model)
+            _check_reference_rows(target, ctx.loaded.model, job)
             if "pre_commit_checksums" not in job.facts:
-                sums = {t: list(c) for t, c in target.checksums(ctx.loaded.model).items()}
+                sums = {
+                    t: [c.rows, c.digest] for t, c in target.checksums(ctx.loaded.model).items()
+                }
                 jobs.update(ws, job, pre_commit_checksums=sums)
             parking.record_projection(ws, job, ctx.projection)
             result = _load(ws, job, ctx.projection, target, progress)
@@ -77,6 +80,19 @@ def commit(
     }
     jobs.audit(ws, job, "pause" if result.paused else "commit", actor, counts=counts)
     return result
+
+
+def _check_reference_rows(target, model, job) -> None:
+    """Rows pointing at the tenant's facilities and staff cannot load into an unprepared
+    target: say so before parking everything."""
+    empty = [
+        t.name for t in model.tables.values() if t.reference and not target.reference_rows(t.name)
+    ]
+    if empty:
+        raise JobError(
+            f"job {job.id}: {target.label} has no {', '.join(empty)} rows; prepare "
+            f"it first (workbench target prepare {job.target})"
+        )
 
 
 def _check_gates(ws, job, projection, override_reason) -> None:

@@ -143,8 +143,12 @@ def dry_run(ws: Workspace, job_id: str, sample_rows: int = 5) -> DryRun:
             ).pl()
             for t in tables
         }
-        with open_target(target_env(ws, job.target)) as target:
-            conflicts = _key_conflicts(p, target)
+        env = target_env(ws, job.target)
+        if env.kind == "duckdb" and not env.path.exists():
+            conflicts = {t: 0 for t in tables}  # no sandbox yet: nothing to collide with
+        else:
+            with open_target(env) as target:
+                conflicts = _key_conflicts(p, target)
         result = DryRun(
             job,
             tables,
@@ -178,7 +182,7 @@ def _key_conflicts(p, target) -> dict[str, int]:
             out[table] = 0
             continue
         pk = p.compiled.model.tables[table].primary_key
-        keys = target.fetch(f'SELECT "{pk}" AS k FROM "{table}"')
+        keys = target.fetch(f'SELECT "{pk}" AS k FROM {target.q(table)}')
         p.con.register("_wb_existing_keys", keys)
         try:
             (n,) = p.con.execute(

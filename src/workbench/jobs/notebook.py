@@ -10,6 +10,7 @@ from workbench.jobs.job import Job
 from workbench.snapshot import acquire
 from workbench.snapshot.store import list_snapshots
 from workbench.sources import open_source
+from workbench.target.prepare import prepare
 from workbench.workspace import Workspace
 
 
@@ -27,12 +28,15 @@ def prepare_job(
         return api.show(ws, job_id)
     if snapshot not in {s.name for s in list_snapshots(ws.snapshots_dir)}:
         acquire(open_source(ws, source), ws.snapshots_dir, snapshot)
-    return api.create(ws, snapshot, template, target or scratch_target())
+    return api.create(ws, snapshot, template, target or scratch_target(ws))
 
 
-def scratch_target() -> str:
-    """An ad-hoc DuckDB sandbox nobody else uses: exploring never collides with a rehearsal."""
-    return f"duckdb:{tempfile.mkdtemp(prefix='workbench-sandbox-')}/sandbox.duckdb"
+def scratch_target(ws: Workspace) -> str:
+    """An ad-hoc DuckDB sandbox nobody else uses, prepared with the reference rows: exploring
+    never collides with a rehearsal."""
+    name = f"duckdb:{tempfile.mkdtemp(prefix='workbench-sandbox-')}/sandbox.duckdb"
+    prepare(ws, name)
+    return name
 
 
 def ensure_committed(ws: Workspace, job: Job) -> Job:

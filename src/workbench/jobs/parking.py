@@ -90,7 +90,7 @@ def _parked_per_batch(ws: Workspace, job_id: str) -> dict[int, int]:
 
 def _rederive(ws, job, projection, target, batch) -> int:
     loaded = target.fetch(
-        f'SELECT DISTINCT _source_table, _source_key FROM "{batch.table.name}" '
+        f"SELECT DISTINCT _source_table, _source_key FROM {target.q(batch.table.name)} "
         f"WHERE _job_id = '{job.id}' AND _batch = {int(batch.number)}"
     )
     projection.con.register("_wb_loaded_keys", loaded)

@@ -39,9 +39,10 @@ def reconcile(
             parking.counts_by_source(ws, job.id),
             parking.load_parked_keys(ws, job.id),
         )
-    paths = write_reconcile_report(
+    written = write_reconcile_report(
         rec, out_dir or report_dir(ws, job.id), title=f"Reconcile {job.id}: {job.template_ref}"
     )
+    paths = {Path(name).suffix.lstrip("."): path for name, path in written.items()}
     status = "reconciled" if rec.balanced else "unbalanced"
     jobs.update(
         ws,

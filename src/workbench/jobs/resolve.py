@@ -142,7 +142,7 @@ def job_keys(target, job_id: str) -> set[tuple[str, str]]:
     for table, n in target.job_counts(job_id).items():
         if n:
             got = target.fetch(
-                f'SELECT DISTINCT _source_table, _source_key FROM "{table}" '
+                f"SELECT DISTINCT _source_table, _source_key FROM {target.q(table)} "
                 f"WHERE _job_id = '{job_id}'"
             )
             keys |= set(zip(got.column(0).to_pylist(), got.column(1).to_pylist(), strict=True))

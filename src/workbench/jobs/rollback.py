@@ -42,7 +42,7 @@ def rollback(ws: Workspace, job_id: str, confirm: bool = False) -> Rollback:
     with _exclusive(ws, job), open_target(target_env(ws, job.target)) as target:
         deleted = target.delete_job(job.id, model)
         remaining = sum(target.job_counts(job.id).values())
-        after = {t: list(c) for t, c in target.checksums(model).items()}
+        after = {t: [c.rows, c.digest] for t, c in target.checksums(model).items()}
     restored, changed = _compare(ws, job, after)
     result = Rollback(job, deleted, remaining, restored, changed)
     jobs.update(
