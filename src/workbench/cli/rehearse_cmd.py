@@ -37,7 +37,7 @@ def _pairs(items: list[str] | None, what: str) -> dict[str, str]:
 
 
 def _acks(items: list[str] | None) -> dict[str, tuple[str, str]]:
-    return {step: tuple((who.split(":", 1) + ["go"])[:2]) for step, who in
+    return {step: tuple(([*who.split(":", 1), "go"])[:2]) for step, who in
             _pairs(items, "--ack").items()}
 
 

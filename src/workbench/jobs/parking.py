@@ -129,7 +129,8 @@ def summary(ws: Workspace, job_id: str) -> pl.DataFrame:
     with state.connection(ws) as con:
         cur = con.execute(
             "SELECT mapping, source_table, stage, rule, status, count(*) AS rows FROM parked "
-            "WHERE job_id = ? GROUP BY ALL ORDER BY mapping, rule",
+            "WHERE job_id = ? GROUP BY mapping, source_table, stage, rule, status "
+            "ORDER BY mapping, rule",
             (job_id,),
         )
         names = [d[0] for d in cur.description]

@@ -50,7 +50,7 @@ RULES = (
 ROW_RULE = "every column compared; NULL equals NULL; doubles compared exactly"
 
 
-class TargetDB(Protocol):
+class ReadableTarget(Protocol):
     """What reconciling needs of a target database (``workbench.target.database``)."""
 
     dialect: str
@@ -207,7 +207,7 @@ class Reconciliation:
 
 def reconcile(
     projection: Projection,
-    target: TargetDB,
+    target: ReadableTarget,
     job_id: str,
     parked: dict[tuple[str, str], int],
     load_parked_keys: set[tuple[str, str]] | None = None,
@@ -444,35 +444,23 @@ def _code_counts(con, target, table, coded, expected_rel, actual_rel) -> list[Co
 
 
 def _key_difference(con, target, job_id: str, table: TargetTable, line: TableLine) -> str:
-    """Which keys differ: both key lists compared in DuckDB."""
-    pk = q(table.primary_key)
+    """Which keys differ: both key lists joined in DuckDB."""
     actual = _target_relation(con, target, job_id, table, [table.primary_key])
     try:
-        expected = q(expected_view(table.name))
-
-        def only(a: str, b: str) -> tuple[int, list[str]]:
-            rows = _duck_rows(
-                con,
-                f"SELECT CAST({pk} AS VARCHAR) AS k, count(*) OVER () FROM {a} x WHERE NOT "
-                f"EXISTS (SELECT 1 FROM {b} y WHERE CAST(y.{pk} AS VARCHAR) = CAST(x.{pk} AS "
-                f"VARCHAR)) ORDER BY k LIMIT {KEYS_LISTED}",
-            )
-            return (rows[0][1] if rows else 0), [r[0] for r in rows]
-
-        (missing, m_keys), (unexpected, u_keys) = (
-            only(expected, actual.name),
-            only(actual.name, expected),
-        )
+        keys = compare_relations(con, q(expected_view(table.name)), actual.name,
+                                 table.primary_key, [])  # fmt: skip
     finally:
         actual.close()
-    line.missing_keys, line.unexpected_keys = missing, unexpected
-    text = f"{table.name}: {missing} keys expected but missing, {unexpected} unexpected"
-    for what, n, keys in (("missing", missing, m_keys), ("unexpected", unexpected, u_keys)):
+    line.missing_keys, line.unexpected_keys = keys.left_only, keys.right_only
+    text = f"{table.name}: {keys.left_only} keys expected but missing, {keys.right_only} unexpected"
+    for what, n, side in (("missing", keys.left_only, "left_only"),
+                          ("unexpected", keys.right_only, "right_only")):  # fmt: skip
         if n:
-            first = f"first {len(keys)} of {n} " if n > len(keys) else ""
-            text += f"; {first}{what}: {', '.join(keys)}"
-    if not missing and not unexpected:
-        text += " (the key hashes differ: a key is held twice)"
+            listed = keys.samples[side]
+            first = f"first {len(listed)} of {n} " if n > len(listed) else ""
+            text += f"; {first}{what}: {', '.join(str(k) for k in listed)}"
+    if not keys.left_only and not keys.right_only:
+        text += " (the same keys, but the key hashes differ: a key is held twice)"
     return text
 
 
@@ -519,7 +507,7 @@ class RowComparison:
 
 def row_reconcile(
     projection: Projection,
-    target: TargetDB,
+    target: ReadableTarget,
     job_id: str,
     table: str,
     load_parked_keys: set[tuple[str, str]] | None = None,
@@ -743,12 +731,12 @@ def _duck_dicts(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def _fetch_dicts(target: TargetDB, sql: str) -> list[dict[str, Any]]:
+def _fetch_dicts(target: ReadableTarget, sql: str) -> list[dict[str, Any]]:
     table = target.fetch(sql)
     return table.rename_columns([c.lower() for c in table.column_names]).to_pylist()
 
 
-def _fetch_rows(target: TargetDB, sql: str) -> list[tuple]:
+def _fetch_rows(target: ReadableTarget, sql: str) -> list[tuple]:
     return [tuple(r.values()) for r in _fetch_dicts(target, sql)]
 
 
