@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import polars as pl
 import typer
 from rich.table import Table
 
+if TYPE_CHECKING:
+    import polars as pl
+
 from workbench.cli.edge import JsonOption, RichProgress, WorkspaceOption, emit_json, out, workspace
-from workbench.jobs import api
-from workbench.jobs import gates as gates_mod
-from workbench.jobs.job import DEFAULT_BATCH_SIZE
 
 job_app = typer.Typer(
     help="Migration jobs: a snapshot through a template into a target.", no_args_is_help=True
@@ -28,11 +28,13 @@ def create(
     snapshot: str = typer.Option(..., "--snapshot", "-s", help="The snapshot to migrate."),
     template: str = typer.Option(..., "--template", "-t", help="Template: NAME@vN (or NAME)."),
     target: str = typer.Option("sandbox", "--target", help="Target environment name."),
-    batch_size: int = typer.Option(DEFAULT_BATCH_SIZE, "--batch-size", help="Rows per batch."),
+    batch_size: int = typer.Option(50_000, "--batch-size", help="Rows per batch."),
     workspace_dir: Path = WorkspaceOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Create a job: snapshot + template version + target environment."""
+    from workbench.jobs import api
+
     job = api.create(workspace(workspace_dir), snapshot, template, target, batch_size)
     if as_json:
         return emit_json(job.to_dict())
@@ -44,6 +46,9 @@ def validate(
     job_id: str = JobArg, workspace_dir: Path = WorkspaceOption, as_json: bool = JsonOption
 ) -> None:
     """Run every rule over the whole source: pass/fail counts and the quality gates."""
+    from workbench.jobs import api
+    from workbench.jobs import gates as gates_mod
+
     v = api.validate(workspace(workspace_dir), job_id)
     if as_json:
         return emit_json(
@@ -70,6 +75,10 @@ def dry_run(
     job_id: str = JobArg, workspace_dir: Path = WorkspaceOption, as_json: bool = JsonOption
 ) -> None:
     """Project the full load and the rows that would park; write nothing."""
+    import polars as pl
+
+    from workbench.jobs import api
+
     d = api.dry_run(workspace(workspace_dir), job_id)
     if as_json:
         return emit_json(
@@ -103,6 +112,8 @@ def commit(
     as_json: bool = JsonOption,
 ) -> None:
     """Load the job into its target in batches; rows the target refuses are parked."""
+    from workbench.jobs import api
+
     with RichProgress() as progress:
         r = api.commit(workspace(workspace_dir), job_id, progress, override_gates)
     _print_commit(r, as_json)
@@ -113,6 +124,8 @@ def resume(
     job_id: str = JobArg, workspace_dir: Path = WorkspaceOption, as_json: bool = JsonOption
 ) -> None:
     """Continue a paused or interrupted commit from the last committed batch."""
+    from workbench.jobs import api
+
     with RichProgress() as progress:
         r = api.resume(workspace(workspace_dir), job_id, progress)
     _print_commit(r, as_json)
@@ -140,6 +153,8 @@ def _print_commit(r, as_json: bool) -> None:
 @job_app.command("pause")
 def pause(job_id: str = JobArg, workspace_dir: Path = WorkspaceOption) -> None:
     """Ask a running commit to stop after its current batch."""
+    from workbench.jobs import api
+
     api.pause(workspace(workspace_dir), job_id)
     out.print(f"{job_id}: will pause after the current batch")
 
@@ -149,6 +164,8 @@ def reconcile(
     job_id: str = JobArg, workspace_dir: Path = WorkspaceOption, as_json: bool = JsonOption
 ) -> None:
     """Source rows = loaded + parked + excluded; target vs projection; writes the report."""
+    from workbench.jobs import api
+
     rec, paths = api.reconcile(workspace(workspace_dir), job_id)
     if as_json:
         return emit_json(rec.to_dict() | {"reports": {k: str(v) for k, v in paths.items()}})
@@ -169,6 +186,7 @@ def parked(
     as_json: bool = JsonOption,
 ) -> None:
     """Parked records with their reasons."""
+    from workbench.jobs import api
     from workbench.jobs.parking import summary as by_rule
 
     wsp = workspace(workspace_dir)
@@ -186,6 +204,8 @@ def resolve(
     as_json: bool = JsonOption,
 ) -> None:
     """Reload only the parked rows with a fixed template version."""
+    from workbench.jobs import api
+
     with RichProgress() as progress:
         r = api.resolve(workspace(workspace_dir), job_id, template, progress)
     data = {
@@ -212,6 +232,8 @@ def waive(
     workspace_dir: Path = WorkspaceOption,
 ) -> None:
     """Accept parked rows as not migrated, with a reason (audited)."""
+    from workbench.jobs import api
+
     n = api.waive(workspace(workspace_dir), job_id, reason, rule, key or None)
     out.print(f"{job_id}: {n:,} parked rows waived")
 
@@ -224,6 +246,8 @@ def rollback(
     as_json: bool = JsonOption,
 ) -> None:
     """Delete exactly the rows this job loaded, in one transaction (migration_engineer)."""
+    from workbench.jobs import api
+
     r = api.rollback(workspace(workspace_dir), job_id, confirm=yes)
     data = {
         "job": job_id,
@@ -249,6 +273,8 @@ def show(
     job_id: str = JobArg, workspace_dir: Path = WorkspaceOption, as_json: bool = JsonOption
 ) -> None:
     """One job: status, template, snapshot, target, gates, counts."""
+    from workbench.jobs import api
+
     job = api.show(workspace(workspace_dir), job_id)
     data = job.to_dict()
     data["facts"] = {k: v for k, v in job.facts.items() if k != "pre_commit_checksums"}
@@ -264,6 +290,10 @@ def show(
 @job_app.command("list")
 def list_jobs(workspace_dir: Path = WorkspaceOption, as_json: bool = JsonOption) -> None:
     """Every job of the workspace."""
+    import polars as pl
+
+    from workbench.jobs import api
+
     jobs = api.list_jobs(workspace(workspace_dir))
     rows = [
         {
