@@ -20,16 +20,19 @@ import itertools
 import math
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import duckdb
-import pyarrow as pa
 
-from workbench.mapping.compile import CompiledMapping
-from workbench.mapping.projection import Projection
 from workbench.snapshot.staging import quote_ident as q
 from workbench.snapshot.staging import sql_string
-from workbench.target.model import TargetTable
+
+if TYPE_CHECKING:  # kept out of the import, so that comparing alone loads little
+    import pyarrow as pa
+
+    from workbench.mapping.compile import CompiledMapping
+    from workbench.mapping.projection import Projection
+    from workbench.target.model import TargetTable
 
 NUMERIC_TYPES = ("integer", "bigint", "double")
 DUCKDB_TYPES = {
@@ -235,6 +238,8 @@ def expected_view(table: str) -> str:
 
 def _expected_views(projection: Projection, load_parked: set[tuple[str, str]]) -> None:
     """``_wb_rc_expected_<table>``: the rows that should be in the target, typed as there."""
+    import pyarrow as pa
+
     con = projection.con
     # A caller's half-read result (fetchone) would block register(): finish it first.
     con.complete()
@@ -488,17 +493,18 @@ class RowComparison:
         return not (self.left_only or self.right_only or any(self.mismatches.values()))
 
     def discrepancies(self) -> list[str]:
-        out = []
-        for what, n in (("expected but missing", self.left_only),
-                        ("in the target but not expected", self.right_only)):  # fmt: skip
-            if n:
-                out.append(f"{self.table}: {n} rows {what}" + _listed(self.samples.get(
-                    "left_only" if "missing" in what else "right_only", []), n))  # fmt: skip
-        for column, n in self.mismatches.items():
-            if n:
-                out.append(f"{self.table}: {column} differs in {n} of {self.matched} rows"
-                           + _listed(self.samples.get(column, []), n))  # fmt: skip
-        return out
+        """One line per kind of difference, with the first keys (keys only, no values)."""
+        found = [
+            ("left_only", f"{self.left_only} rows expected but missing", self.left_only),
+            ("right_only", f"{self.right_only} rows not expected", self.right_only),
+            *((c, f"{c} differs in {n} of {self.matched} rows", n)
+              for c, n in self.mismatches.items()),
+        ]  # fmt: skip
+        return [
+            f"{self.table}: {text}{_listed(self.samples.get(name, []), n)}"
+            for name, text, n in found
+            if n
+        ]
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self) | {"equal": self.equal, "samples": {
