@@ -246,6 +246,16 @@ def pg_schema(postgres_url):
     engine.dispose()
 
 
+def fk_indexes(raw) -> set[str]:
+    """Every referencing column is indexed (a rollback deletes parents after children)."""
+    return {
+        f"ix_{t}_{c}"
+        for t, spec in raw["tables"].items()
+        for c, col in spec["columns"].items()
+        if col.get("references") and c != spec["primary_key"]
+    }
+
+
 def test_duckdb_schema_matches_the_yaml(tmp_path, raw, model):
     target = tmp_path / "target.duckdb"
     assert create_schema(target, model) is True
@@ -255,7 +265,7 @@ def test_duckdb_schema_matches_the_yaml(tmp_path, raw, model):
     version = con.execute("SELECT model, version, sha256 FROM _workbench_model").fetchall()
     con.close()
     loaded = [t for t, spec in raw["tables"].items() if not spec.get("reference")]
-    assert indexes == {f"ix_{t}__job_id" for t in loaded}
+    assert indexes == {f"ix_{t}__job_id" for t in loaded} | fk_indexes(raw)
     assert version == [("ehr", "1.0", model.sha256)]
 
 
@@ -278,7 +288,7 @@ def test_postgres_schema_matches_the_yaml(pg_schema, raw, model):
         indexes = {i["name"] for i in sa.inspect(con).get_indexes("patient", schema)}
     engine.dispose()
     assert checks == {"ck_patient_gender", "ck_patient_employment_status"}
-    assert indexes == {"ix_patient__job_id"}
+    assert indexes == {"ix_patient__job_id", "ix_patient_facility_id"}
     assert schema_version(url, schema) == ("ehr", "1.0")
 
 

@@ -6,7 +6,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-KINDS = {"targets": ".yaml", "modules": ".yaml", "templates": ".yaml", "crosswalks": ".csv"}
+KINDS = {
+    "targets": ".yaml",
+    "reference": ".yaml",  # reference rows a clean target is prepared with, per model
+    "modules": ".yaml",
+    "templates": ".yaml",
+    "crosswalks": ".csv",
+}
 
 
 def library_dir() -> Path:

@@ -148,7 +148,7 @@ class TargetDB(ABC):
     def fail(self, what: str, error: BaseException | str) -> TargetError:
         message = error if isinstance(error, str) else self.reason(error)
         where = f"{self.label}: {what}" if what else self.label
-        return TargetError(f"{where}: {message}")
+        return TargetError(self.scrub(f"{where}: {message}"))
 
     def reason(self, error: BaseException) -> str:
         """The driver's message on one line, with the secret scrubbed out of it."""
@@ -556,6 +556,7 @@ class TargetDB(ABC):
         with self.errors(f"cannot roll back job {job_id}"):
             for i, step in enumerate(steps):
                 with self.transaction():
+                    helpers = self._delete_helpers(model, step)
                     for t in step:
                         out[t.name] = self.execute(
                             f"DELETE FROM {self.q(t.name)} WHERE _job_id = ?", [job_id]
@@ -564,11 +565,18 @@ class TargetDB(ABC):
                         out[BATCHES] = self.execute(
                             f"DELETE FROM {self.q(BATCHES)} WHERE job_id = ?", [job_id]
                         )
+                    for statement in helpers:
+                        self.execute(statement)
         return out
 
     def _delete_steps(self, job_id: str, tables: list[TargetTable]) -> list[list[TargetTable]]:
         """The transactions of a rollback: one (PostgreSQL)."""
         return [tables]
+
+    def _delete_helpers(self, model: TargetModel, tables: list[TargetTable]) -> list[str]:
+        """Inside a rollback's transaction, before its deletes: prepare what they need;
+        returns the statements that undo it before the commit."""
+        return []
 
     def _check_no_dependants(self, job_id: str, tables: list[TargetTable]) -> None:
         """Refuse when rows the job does not own refer to rows it would delete."""
@@ -621,7 +629,7 @@ class DuckDBTarget(TargetDB):
             env.path.parent.mkdir(parents=True, exist_ok=True)
             self.con = duckdb.connect(str(env.path))
         except (OSError, duckdb.Error) as e:
-            raise TargetUnreachable(f"{self.label}: {self.reason(e)}") from None
+            raise TargetUnreachable(self.scrub(f"{self.label}: {self.reason(e)}")) from None
         self.con.execute("SET enable_progress_bar = false")
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
@@ -691,7 +699,7 @@ class DuckDBTarget(TargetDB):
     def _fast_insert(self, batch: _Batch) -> int:
         return self.execute(self._insert_from(batch, _INPUT))
 
-    def _insert_from(self, batch: _Batch, source: str, where: str = "true") -> str:
+    def _insert_from(self, batch: _Batch, source: str) -> str:
         targets = [*batch.columns, *ROW_LINEAGE]
         values = [
             *(_ident(c) for c in batch.columns),
@@ -702,7 +710,7 @@ class DuckDBTarget(TargetDB):
         ]
         return (
             f"INSERT INTO {self.q(batch.table.name)} ({', '.join(map(_ident, targets))}) "
-            f"SELECT {', '.join(values)} FROM {source} WHERE {where}"
+            f"SELECT {', '.join(values)} FROM {source}"
         )
 
     def _slow_load(self, batch: _Batch) -> tuple[int, dict[int, tuple[str, str]]]:
@@ -831,11 +839,11 @@ class PostgresTarget(TargetDB):
             try:
                 params["password"] = env.password.reveal()
             except SecretError as e:
-                raise TargetUnreachable(f"{self.label}: {e}") from None
+                raise TargetUnreachable(self.scrub(f"{self.label}: {e}")) from None
         try:
             self.conn = psycopg.connect(autocommit=True, **params)
         except psycopg.Error as e:
-            raise TargetUnreachable(f"{self.label}: {self.reason(e)}") from None
+            raise TargetUnreachable(self.scrub(f"{self.label}: {self.reason(e)}")) from None
         with self.errors("cannot set the search path"):
             self.conn.execute(f"SET search_path TO {_ident(self.schema)}")
 
@@ -929,8 +937,8 @@ class PostgresTarget(TargetDB):
         staged = self._stage_arrow(batch)
         # PostgreSQL text cannot hold NUL: such groups cannot even be staged.
         nul: dict[int, tuple[str, str]] = {}
-        for c in batch.columns:
-            if pa.types.is_string(staged[c].type) or pa.types.is_large_string(staged[c].type):
+        for c in [*batch.columns, *INPUT_LINEAGE]:
+            if pa.types.is_string(staged[c].type):
                 hits = pc.fill_null(pc.match_substring(staged[c], "\x00"), False)
                 for g in np.unique(batch.group[np.asarray(hits)]):
                     nul.setdefault(int(g), (f"target:type:{c}", f"{c} holds a NUL character"))
@@ -1016,6 +1024,41 @@ class PostgresTarget(TargetDB):
                 f"WHERE {_ident(c)} IS NOT NULL AND NOT {fn}({_ident(c)})"
             )
         self.execute(create)
+
+    def _delete_helpers(self, model: TargetModel, tables: list[TargetTable]) -> list[str]:
+        # Deleting a parent row makes PostgreSQL look for child rows that still refer to
+        # it, one query per deleted row; without an index on the child's column each is a
+        # scan of the child table, and a rollback grows with parents x children. A missing
+        # index is built for the rollback and dropped before its commit.
+        deleting = {t.name for t in tables}
+        present = set(self.table_names())
+        undo: list[str] = []
+        for child in (t for t in model.tables.values() if t.name in present):
+            for column, parent, _ in child.foreign_keys:
+                if (
+                    parent not in deleting
+                    or child.name == parent
+                    or self._indexed(child.name, column)
+                ):
+                    continue
+                name = f"_wb_rollback_{child.name}_{column}"[:63]
+                self.execute(
+                    f"CREATE INDEX {_ident(name)} ON {self.q(child.name)} ({_ident(column)})"
+                )
+                undo.append(f"DROP INDEX {_ident(self.schema)}.{_ident(name)}")
+        return undo
+
+    def _indexed(self, table: str, column: str) -> bool:
+        """Does an index of ``table`` start with ``column``?"""
+        return bool(
+            self.rows(
+                "SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_attribute a "
+                "ON a.attrelid = c.oid AND a.attnum = i.indkey[0] "
+                "WHERE n.nspname = ? AND c.relname = ? AND a.attname = ?",
+                [self.schema, table, column],
+            )[0][0]
+        )
 
     def rule_for(self, error: BaseException) -> str:
         diag = getattr(error, "diag", None)

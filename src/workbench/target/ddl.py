@@ -99,6 +99,11 @@ def _table(md: sa.MetaData, table: TargetTable, model: TargetModel, schema: str 
     created = sa.Table(table.name, md, *items)
     if not table.reference:
         sa.Index(f"ix_{table.name}__job_id", created.c._job_id)
+    for col in table.columns.values():
+        # Deleting a parent (a rollback) looks up its children: without an index on the
+        # referencing column PostgreSQL scans the child table once per parent row.
+        if col.references and col.name != table.primary_key:
+            sa.Index(f"ix_{table.name}_{col.name}", created.c[col.name])
 
 
 def column_type(type_: str) -> sa.types.TypeEngine:

@@ -25,7 +25,7 @@ class ReferenceRows:
 
 
 def load_reference_rows(mappings_dir: Path | None, model: TargetModel) -> ReferenceRows | None:
-    path = library.find(mappings_dir, "targets", f"{model.name}.reference")
+    path = library.find(mappings_dir, "reference", model.name)
     if path is None:
         return None
     doc = load_yaml(path, TargetError)
