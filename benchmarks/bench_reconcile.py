@@ -88,7 +88,7 @@ def generate(rows: int, work: Path) -> tuple[Path, Path]:
 def side_workbench(left: str, right: str, rows_per_pass: int) -> dict:
     import duckdb
 
-    from workbench.jobs.reconcile import compare_relations
+    from workbench.jobs.compare import compare_relations
 
     t0, c0 = time.perf_counter(), cpu_seconds()
     con = duckdb.connect()
@@ -197,7 +197,7 @@ def main() -> None:
 def _default_rows_per_pass() -> int:
     import inspect
 
-    from workbench.jobs.reconcile import compare_relations
+    from workbench.jobs.compare import compare_relations
 
     return inspect.signature(compare_relations).parameters["rows_per_pass"].default
 

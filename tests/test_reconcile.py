@@ -17,8 +17,9 @@ import pyarrow as pa
 import pytest
 
 from workbench import workspace
-from workbench.jobs import reconcile as rc
-from workbench.jobs.reconcile import compare_relations, key_hash_sql, reconcile, row_reconcile
+from workbench.jobs import compare as rc
+from workbench.jobs.compare import compare_relations, row_reconcile
+from workbench.jobs.reconcile import key_hash_sql, reconcile
 from workbench.jobs.reconcile_report import write_reconcile_report
 from workbench.mapping.workflow import project_snapshot
 from workbench.snapshot import acquire

@@ -7,13 +7,9 @@ It also holds the few formatters the workbook shares with the report page
 
 from __future__ import annotations
 
-import contextlib
-import os
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-
-import xlsxwriter
 
 from workbench.checklist.report_model import (
     Forecast,
@@ -25,7 +21,7 @@ from workbench.checklist.report_model import (
     compare_timings,
     report_forecast,
 )
-from workbench.render.excel import Styles
+from workbench.render.excel import Styles, atomic_workbook
 from workbench.render.excel import write_value as put
 from workbench.render.page import fmt_int
 
@@ -81,17 +77,7 @@ def write_xlsx(
     forecast = forecast or report_forecast(report)
     comparison = comparison or compare_timings(report)
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    workbook = xlsxwriter.Workbook(
-        str(partial),
-        {
-            "strings_to_formulas": False,
-            "strings_to_urls": False,
-            "strings_to_numbers": False,
-            "remove_timezone": True,
-        },
-    )
-    try:
+    with atomic_workbook(path, remove_timezone=True) as workbook:
         book = _Book(workbook)
         _checklist_sheet(book, report.run)
         _decision_sheet(book, report.run)
@@ -99,14 +85,6 @@ def write_xlsx(
         _reconcile_sheet(book, report.reconcile)
         _parked_sheet(book, report.parked)
         _timing_sheet(book, comparison, forecast)
-        workbook.close()
-        os.replace(partial, path)
-    except BaseException:
-        with contextlib.suppress(Exception):
-            workbook.close()
-        raise
-    finally:
-        partial.unlink(missing_ok=True)
     return path
 
 

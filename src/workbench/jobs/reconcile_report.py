@@ -8,18 +8,15 @@ maxima are reported only as matching or not).
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 from pathlib import Path
 
 import altair as alt
-import xlsxwriter
 
 from workbench.jobs.reconcile import Reconciliation
 from workbench.render import page
 from workbench.render.charts import COLOURS, ChartSlots
-from workbench.render.excel import Styles, check_rows, write_value
+from workbench.render.excel import Styles, atomic_workbook, check_rows, write_value
 from workbench.render.page import Markup, esc, fmt_int, fmt_num, tag
 
 JSON_NAME = "reconcile.json"
@@ -129,12 +126,7 @@ def _number(value: object) -> object:
 
 def write_xlsx(rec: Reconciliation, path: Path, title: str) -> Path:
     """All or nothing: written next to ``path`` and moved into place when complete."""
-    partial = path.with_name(f".{path.name}.partial")
-    workbook = xlsxwriter.Workbook(
-        str(partial),
-        {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False},
-    )
-    try:
+    with atomic_workbook(path) as workbook:
         styles = Styles(workbook)
         _summary_sheet(workbook, styles, rec, title)
         sheets = [
@@ -146,14 +138,6 @@ def write_xlsx(rec: Reconciliation, path: Path, title: str) -> Path:
         ]
         for name, header, rows in sheets:
             _list_sheet(workbook, styles, name, header, rows)
-        workbook.close()
-        os.replace(partial, path)
-    except BaseException:
-        with contextlib.suppress(Exception):
-            workbook.close()
-        raise
-    finally:
-        partial.unlink(missing_ok=True)
     return path
 
 

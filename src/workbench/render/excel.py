@@ -10,11 +10,17 @@ be looked up back to the full name it stands for.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
+import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+import xlsxwriter
 
 from workbench.errors import WorkbenchError
 
@@ -23,6 +29,9 @@ MAX_COLUMNS = 16_384
 MAX_CELL_CHARS = 32_767
 MAX_SHEET_NAME = 31
 MAX_LINKS_PER_SHEET = 65_530
+
+# Text stays text: never let "=..." become a formula, "http..." a link or "007" a number.
+TEXT_ONLY = {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
 
 # Excel keeps this name for its own change history.
 RESERVED_SHEET_NAMES = ("History",)
@@ -183,6 +192,25 @@ class LinkBudget:
             return
         self._used[worksheet.name] = used + 1
         worksheet.write_url(row, col, internal_link(sheet, cell), fmt, string=text)
+
+
+@contextlib.contextmanager
+def atomic_workbook(path: Path, **options: Any) -> Iterator[Any]:
+    """An xlsxwriter workbook for ``path``, all or nothing: written next to it as
+    ``.<name>.partial`` and moved into place when the ``with`` block completes; after an error
+    nothing is left. Text stays text (``TEXT_ONLY``); ``options`` are further workbook options."""
+    partial = path.with_name(f".{path.name}.partial")
+    workbook = xlsxwriter.Workbook(str(partial), {**TEXT_ONLY, **options})
+    try:
+        yield workbook
+        workbook.close()
+        os.replace(partial, path)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            workbook.close()
+        raise
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def finish_sheet(worksheet) -> None:
