@@ -12,8 +12,8 @@ from workbench.audit import AuditLog
 from workbench.checklist import ledger, release, run_report
 from workbench.checklist.decision import decide
 from workbench.checklist.definitions import load_checklist
-from workbench.checklist.errors import ChecklistError
 from workbench.checklist.runner import run_checklist
+from workbench.errors import WorkbenchError
 from workbench.progress import SILENT, Progress
 from workbench.roles import current_actor, require
 from workbench.workspace import Workspace
@@ -36,7 +36,7 @@ def go_live(
     template = params.get("template") or checklist.parameters.get("template")
     try:
         rehearsal = release.passing_rehearsal(ws, str(template))
-    except ChecklistError as e:
+    except WorkbenchError as e:  # also a template that cannot be resolved (MappingError)
         AuditLog(ws).append(
             "golive.refused",
             actor=actor,
@@ -45,6 +45,8 @@ def go_live(
         )
         raise
     params["rehearsal_snapshot"] = rehearsal.decision.get("snapshot") or ""
+    # Load exactly the version the rehearsal passed with, even if a newer one is published.
+    params["template"] = rehearsal.decision["template"]
     AuditLog(ws).append(
         "golive.promote",
         actor=actor,

@@ -57,8 +57,7 @@ def plan(projection: Projection, batch_size: int) -> list[Batch]:
 
 
 def batch_rows(projection: Projection, batch: Batch) -> pa.Table:
-    return projection.con.execute(
-        f"SELECT * EXCLUDE (_batch) FROM {q(batch.relation)} WHERE _batch = ? "
-        "ORDER BY _mapping, _source_key",
-        [batch.number],
+    return projection.con.sql(
+        f"SELECT * EXCLUDE (_batch) FROM {q(batch.relation)} WHERE _batch = {int(batch.number)} "
+        "ORDER BY _mapping, _source_key"
     ).to_arrow_table()

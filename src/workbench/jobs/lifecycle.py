@@ -185,10 +185,11 @@ def _key_conflicts(p, target) -> dict[str, int]:
         keys = target.fetch(f'SELECT "{pk}" AS k FROM {target.q(table)}')
         p.con.register("_wb_existing_keys", keys)
         try:
-            (n,) = p.con.execute(
+            # fetchall: a result left unfinished by fetchone() makes unregister() fail.
+            ((n,),) = p.con.execute(
                 f'SELECT count(*) FROM "{p.compiled.target_view(table)}" '
                 f'WHERE "{pk}" IN (SELECT k FROM _wb_existing_keys)'
-            ).fetchone()
+            ).fetchall()
         finally:
             p.con.unregister("_wb_existing_keys")
         out[table] = int(n)
