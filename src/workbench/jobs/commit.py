@@ -67,7 +67,7 @@ def commit(
                 sums = {
                     t: [c.rows, c.digest] for t, c in target.checksums(ctx.loaded.model).items()
                 }
-                jobs.update(ws, job, pre_commit_checksums=sums)
+                jobs.update(ws, job, pre_commit_checksums=sums, pre_commit_at=jobs.now())
             parking.record_projection(ws, job, ctx.projection)
             result = _load(ws, job, ctx.projection, target, progress)
     status = "paused" if result.paused else "committed"

@@ -74,13 +74,26 @@ def _compare(ws: Workspace, job: Job, after: dict) -> tuple[bool | None, list[st
     before = job.facts.get("pre_commit_checksums")
     if before is None:
         return None, []
-    later = [
-        j
-        for j in jobs.list_all(ws)
-        if j.target == job.target
-        and j.id > job.id
-        and j.status not in ("created", "validated", "gates_failed", "rolled_back")
-    ]
+    since = job.facts.get("pre_commit_at")
+    if since is None:  # a job committed before pre_commit_at was kept: by creation order
+        later = [
+            j
+            for j in jobs.list_all(ws)
+            if j.target == job.target
+            and j.id > job.id
+            and j.status not in ("created", "validated", "gates_failed", "rolled_back")
+        ]
+    else:
+        # Any other job that loaded or rolled back on this target since the checksums were
+        # taken, whatever its number (a job created earlier may commit later).
+        later = [
+            j
+            for j in jobs.list_all(ws)
+            if j.target == job.target
+            and j.id != job.id
+            and j.updated_at >= since
+            and j.status not in ("created", "validated", "gates_failed")
+        ]
     changed = sorted(t for t in set(before) | set(after) if before.get(t) != after.get(t))
     if later:
         return None, changed
