@@ -9,10 +9,19 @@ import typer
 
 from workbench.cli.edge import JsonOption, RichProgress, WorkspaceOption, emit_json, out, workspace
 
-ParamOption = typer.Option(None, "--param", "-p", metavar="NAME=VALUE",
-                           help="Override a checklist parameter (names, never secrets).")
-AckOption = typer.Option(None, "--ack", metavar="STEP=USER[:VERDICT]",
-                         help="Acknowledge a manual step in advance (unattended runs).")
+ParamOption = typer.Option(
+    None,
+    "--param",
+    "-p",
+    metavar="NAME=VALUE",
+    help="Override a checklist parameter (names, never secrets).",
+)
+AckOption = typer.Option(
+    None,
+    "--ack",
+    metavar="STEP=USER[:VERDICT]",
+    help="Acknowledge a manual step in advance (unattended runs).",
+)
 TargetOption = typer.Option(None, "--target", help="Target environment (default: [environments]).")
 
 
@@ -37,8 +46,10 @@ def _pairs(items: list[str] | None, what: str) -> dict[str, str]:
 
 
 def _acks(items: list[str] | None) -> dict[str, tuple[str, str]]:
-    return {step: tuple(([*who.split(":", 1), "go"])[:2]) for step, who in
-            _pairs(items, "--ack").items()}
+    return {
+        step: tuple(([*who.split(":", 1), "go"])[:2])
+        for step, who in _pairs(items, "--ack").items()
+    }
 
 
 def _run(kind: str, target, params, acks, interactive, pdf, workspace_dir, as_json) -> None:
@@ -47,12 +58,25 @@ def _run(kind: str, target, params, acks, interactive, pdf, workspace_dir, as_js
     wsp = workspace(workspace_dir)
     start = orchestrate.rehearse if kind == "rehearse" else orchestrate.go_live
     with RichProgress() as progress:
-        run, paths = start(wsp, target, _pairs(params, "--param"), auto_ack=_acks(acks),
-                           interactive=interactive, progress=progress, pdf=pdf)
+        run, paths = start(
+            wsp,
+            target,
+            _pairs(params, "--param"),
+            auto_ack=_acks(acks),
+            interactive=interactive,
+            progress=progress,
+            pdf=pdf,
+        )
     decision = (run.decision or {}).get("decision", "no-go")
     if as_json:
-        emit_json({"run": run.id, "status": run.status, "decision": run.decision,
-                   "reports": {k: str(v) for k, v in paths.items()}})
+        emit_json(
+            {
+                "run": run.id,
+                "status": run.status,
+                "decision": run.decision,
+                "reports": {k: str(v) for k, v in paths.items()},
+            }
+        )
     else:
         for reason in (run.decision or {}).get("reasons", []):
             out.print(f"  {reason}", highlight=False)
