@@ -51,6 +51,9 @@ def run(sc: StepContext) -> StepOutcome:
             progress_bar=False,
             log_output=False,
             execution_timeout=sc.step.timeout_s,  # per cell
+            # The kernel's own start-up chatter (e.g. ipykernel's TCP transport warning)
+            # would interleave with the CLI's output; its errors still reach the cells.
+            extra_arguments=["--IPKernelApp.log_level=ERROR"],
         )
     except Exception as e:  # papermill, nbclient and jupyter_client raise their own types
         raised = e
