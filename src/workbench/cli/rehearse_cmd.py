@@ -22,6 +22,8 @@ AckOption = typer.Option(
     metavar="STEP=USER[:VERDICT]",
     help="Acknowledge a manual step in advance (unattended runs).",
 )
+InteractiveOption = typer.Option(False, "--interactive", help="Prompt for manual steps.")
+PdfOption = typer.Option(True, "--pdf/--no-pdf", help="Also print the report to PDF.")
 TargetOption = typer.Option(None, "--target", help="Target environment (default: [environments]).")
 
 
@@ -89,8 +91,8 @@ def rehearse(
     target: str = TargetOption,
     param: list[str] = ParamOption,
     ack: list[str] = AckOption,
-    interactive: bool = typer.Option(False, "--interactive", help="Prompt for manual steps."),
-    pdf: bool = typer.Option(True, "--pdf/--no-pdf", help="Also print the report to PDF."),
+    interactive: bool = InteractiveOption,
+    pdf: bool = PdfOption,
     workspace_dir: Path = WorkspaceOption,
     as_json: bool = JsonOption,
 ) -> None:
@@ -102,8 +104,8 @@ def go_live(
     target: str = TargetOption,
     param: list[str] = ParamOption,
     ack: list[str] = AckOption,
-    interactive: bool = typer.Option(False, "--interactive", help="Prompt for manual steps."),
-    pdf: bool = typer.Option(True, "--pdf/--no-pdf", help="Also print the report to PDF."),
+    interactive: bool = InteractiveOption,
+    pdf: bool = PdfOption,
     workspace_dir: Path = WorkspaceOption,
     as_json: bool = JsonOption,
 ) -> None:
