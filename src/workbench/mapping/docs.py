@@ -2,10 +2,11 @@
 one self-contained HTML page.
 
 The content is built once, as a list of blocks (headings, paragraphs, tables), and rendered
-twice, so the two files always say the same thing. With a projection over a snapshot the
-document also counts crosswalk coverage and accounts for every source row. Values from the
-data are limited to crosswalk codes and counts: no patient value is ever shown, and a code
-the crosswalk does not name is shown only if it was seen at least ``min_cell_count`` times.
+twice (by ``docs_render``), so the two files always say the same thing. With a projection
+over a snapshot the document also counts crosswalk coverage and accounts for every source
+row. Values from the data are limited to crosswalk codes and counts: no patient value is
+ever shown, and a code the crosswalk does not name is shown only if it was seen at least
+``min_cell_count`` times.
 """
 
 from __future__ import annotations
@@ -18,22 +19,26 @@ from workbench.errors import CrosswalkError
 from workbench.mapping import expressions, transforms
 from workbench.mapping.coverage import CodeCoverage, code_coverage
 from workbench.mapping.crosswalk import load_crosswalk
+from workbench.mapping.docs_render import (
+    Block,
+    Code,
+    CodeBlock,
+    Facts,
+    Grid,
+    Heading,
+    Missing,
+    Para,
+    to_html,
+    to_markdown,
+)
 from workbench.mapping.projection import Projection
 from workbench.mapping.template import Field, Mapping, Source, Template
 from workbench.mapping.workflow import LoadedTemplate, source_columns
 from workbench.render import page
-from workbench.render.page import Markup, esc, fmt_int, fmt_pct, tag
+from workbench.render.page import fmt_pct
 from workbench.target.model import TargetModel, TargetTable
 
-# --- the document model ----------------------------------------------------------------------
-
-
-class Code(str):
-    """SQL or a name, shown as code."""
-
-
-class Missing(str):
-    """Something the template should say and does not: shown so nobody signs it off unseen."""
+# --- the document's wording ------------------------------------------------------------------
 
 
 NO_RATIONALE = Missing("no rationale given")
@@ -41,38 +46,6 @@ SUMMARY_FIELDS = (
     "Over the per-patient document: patient_id, entries, first_date, last_date, body_html "
     "and body_markdown."
 )
-
-
-@dataclass(frozen=True)
-class Heading:
-    level: int
-    text: str
-
-
-@dataclass(frozen=True)
-class Para:
-    text: object
-
-
-@dataclass(frozen=True)
-class Grid:
-    headers: tuple[str, ...]
-    rows: list[tuple[object, ...]]
-    numeric: tuple[int, ...] = ()
-    caption: str | None = None
-
-
-@dataclass(frozen=True)
-class Facts:
-    pairs: list[tuple[str, object]]
-
-
-@dataclass(frozen=True)
-class CodeBlock:
-    text: str
-
-
-Block = Heading | Para | Grid | Facts | CodeBlock
 
 
 def why(text: str | None) -> object:
@@ -495,81 +468,6 @@ def _accounting(projection: Projection) -> list[Block]:
     else:
         blocks.append(Para("None: every source row loads."))
     return blocks
-
-
-# --- rendering ---------------------------------------------------------------------------------
-
-
-def to_markdown(title: str, blocks: list[Block]) -> str:
-    out = [f"# {title}", ""]
-    for b in blocks:
-        if isinstance(b, Heading):
-            out += ["#" * b.level + " " + b.text, ""]
-        elif isinstance(b, Para):
-            out += [_md(b.text), ""]
-        elif isinstance(b, Facts):
-            out += ["| | |", "|---|---|", *(f"| **{k}** | {_md_cell(v)} |" for k, v in b.pairs), ""]
-        elif isinstance(b, Grid):
-            out += [f"*{_md(b.caption)}*", ""] if b.caption else []
-            out.append("| " + " | ".join(b.headers) + " |")
-            out.append(
-                "|"
-                + "|".join("---:" if i in b.numeric else "---" for i in range(len(b.headers)))
-                + "|"
-            )
-            out += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in b.rows]
-            out.append("")
-        elif isinstance(b, CodeBlock):
-            out += ["```sql", b.text.strip(), "```", ""]
-    return "\n".join(out).rstrip() + "\n"
-
-
-def _md(value: object) -> str:
-    if isinstance(value, Missing):
-        return f"**⚠ {value}**"
-    if isinstance(value, Code):
-        ticks = "``" if "`" in value else "`"
-        return f"{ticks}{value}{ticks}" if value else ""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return fmt_int(value)
-    return "" if value is None else str(value)
-
-
-def _md_cell(value: object) -> str:
-    text = _md(value)
-    return " ".join(text.split()).replace("|", "\\|")
-
-
-def to_html(title: str, blocks: list[Block], subtitle: str = "") -> str:
-    anchors, nav, parts = page.Anchors(), [], []
-    for b in blocks:
-        if isinstance(b, Heading):
-            anchor = anchors.new(b.text)
-            if b.level == 2:
-                nav.append(page.TocEntry(anchor, b.text))
-            elif b.level == 3 and nav:
-                nav[-1].children.append(page.TocEntry(anchor, b.text))
-            parts.append(tag(f"h{b.level}", b.text, id=anchor))
-        elif isinstance(b, Para):
-            parts.append(tag("p", _html(b.text)))
-        elif isinstance(b, Facts):
-            parts.append(page.facts((k, _html(v)) for k, v in b.pairs))
-        elif isinstance(b, Grid):
-            rows = [[_html(c) for c in row] for row in b.rows]
-            parts.append(page.table(b.headers, rows, numeric=b.numeric, caption=b.caption))
-        elif isinstance(b, CodeBlock):
-            parts.append(tag("pre", tag("code", b.text.strip())))
-    return page.page(title, Markup("".join(parts)), nav=nav, subtitle=subtitle)
-
-
-def _html(value: object) -> Markup:
-    if isinstance(value, Missing):
-        return tag("strong", f"⚠ {value}", cls="missing", style="color:#9b1c1c")
-    if isinstance(value, Code):
-        return tag("code", str(value)) if value else Markup("")
-    if isinstance(value, int) and not isinstance(value, bool):
-        return esc(fmt_int(value))
-    return esc(value)
 
 
 # --- writing -----------------------------------------------------------------------------------
