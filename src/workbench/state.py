@@ -10,6 +10,7 @@ from __future__ import annotations
 import fcntl
 import os
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
@@ -75,7 +76,7 @@ def open_state(ws: Workspace) -> sqlite3.Connection:
     try:
         # busy_timeout first: switching to WAL itself waits on other processes' locks.
         con.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        con.execute("PRAGMA journal_mode = WAL")
+        _use_wal(con)
         migrate(con)
     except BaseException:
         con.close()
@@ -83,8 +84,32 @@ def open_state(ws: Workspace) -> sqlite3.Connection:
     return con
 
 
+def _use_wal(con: sqlite3.Connection) -> None:
+    """WAL is a property of the database file: set it once. Switching needs a moment of
+    exclusive access, which SQLite's busy handler does not wait for, so retry briefly."""
+    for attempt in range(50):
+        try:
+            if con.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal":
+                return
+            con.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or attempt == 49:
+                raise
+            time.sleep(0.1)
+
+
+def _version(con: sqlite3.Connection) -> int | None:
+    try:
+        return con.execute("SELECT max(version) FROM schema_version").fetchone()[0]
+    except sqlite3.OperationalError:  # a new database: no schema_version table yet
+        return None
+
+
 def migrate(con: sqlite3.Connection) -> int:
     """Apply the migrations this database lacks; returns the schema version."""
+    if _version(con) == len(MIGRATIONS):
+        return len(MIGRATIONS)  # the common case: no write lock taken just to open
     con.execute("CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL)")
     # IMMEDIATE takes the write lock before reading the version, so two processes opening a
     # new workspace at once cannot both apply the same migration.
