@@ -14,8 +14,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-import pyarrow as pa
-
 from workbench import state
 from workbench.jobs import batches as batching
 from workbench.jobs import gates as gates_mod
@@ -55,7 +53,7 @@ def commit(
             f"job {job.id} is {job.status}; only a job that is not yet committed "
             "can commit (create a new job)"
         )
-    with _exclusive(ws, job), open_context(ws, job) as ctx:
+    with exclusive(ws, job), open_context(ws, job) as ctx:
         _check_gates(ws, job, ctx.projection, override_reason)
         jobs.set_pause(ws, job.id, False)
         jobs.update(ws, job, status="committing")
@@ -118,8 +116,7 @@ def _load(ws, job, projection, target, progress) -> CommitResult:
     plan = batching.plan(projection, job.batch_size)
     done = target.committed_batches(job.id)
     parking.recover_interrupted(ws, job, projection, target, plan, done)
-    loaded: dict[str, int] = {}
-    parked = skipped = 0
+    parked = 0
     paused = False
     todo = [b for b in plan if b.number not in done]
     skipped = len(plan) - len(todo)
@@ -158,7 +155,7 @@ def resume(ws: Workspace, job_id: str, progress: Progress = SILENT) -> CommitRes
 
 
 @contextmanager
-def _exclusive(ws: Workspace, job: Job) -> Iterator[None]:
+def exclusive(ws: Workspace, job: Job) -> Iterator[None]:
     """One committing process per job; the kernel drops the lock if the process dies."""
     path = state.state_dir(ws) / f"job-{job.id}.lock"
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -170,16 +167,3 @@ def _exclusive(ws: Workspace, job: Job) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
-
-
-def empty_parked() -> pa.Table:
-    return pa.table(
-        {
-            "_mapping": [],
-            "_source_table": [],
-            "_source_key": [],
-            "target_table": [],
-            "rule": [],
-            "reason": [],
-        }
-    )

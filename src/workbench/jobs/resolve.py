@@ -10,7 +10,7 @@ from workbench import state
 from workbench.jobs import batches as batching
 from workbench.jobs import job as jobs
 from workbench.jobs import parking
-from workbench.jobs.commit import _exclusive
+from workbench.jobs.commit import exclusive
 from workbench.jobs.context import open_context
 from workbench.jobs.job import Job, JobError
 from workbench.mapping import workflow
@@ -43,7 +43,7 @@ def resolve(
         raise JobError(f"resolve with a published version ({template_ref}@vN), not a draft")
     previous = job.template_ref
     job.template_ref, job.template_sha256 = new.ref, new.resolved.sha256
-    with _exclusive(ws, job), open_context(ws, job) as ctx:
+    with exclusive(ws, job), open_context(ws, job) as ctx:
         p = ctx.projection
         plan = batching.plan(p, job.batch_size)
         keys = parking.parked(ws, job.id, status="parked")
@@ -54,7 +54,7 @@ def resolve(
         with open_target(target_env(ws, job.target)) as target:
             start = max([*target.committed_batches(job.id), 0]) + 1
             reloaded = _reload(ws, job, p, plan, target, start, progress)
-            present = job_keys(target, job.id)
+            present = reloaded_keys(target, job.id, start)
         p.con.unregister("_wb_parked")
     still = _update_states(ws, job, states, present, new.ref, actor.user)
     jobs.update(ws, job, template={**new.identity(), "previous": previous})
@@ -136,14 +136,16 @@ def _update_states(ws, job, states, target_keys, ref, user) -> int:
     return still
 
 
-def job_keys(target, job_id: str) -> set[tuple[str, str]]:
-    """(source table, source key) of every row the job has in the target."""
+def reloaded_keys(target, job_id: str, first_batch: int) -> set[tuple[str, str]]:
+    """(source table, source key) of the rows this resolution loaded: parked rows were never
+    in the target, so they are exactly the job's rows in batches from ``first_batch`` on."""
     keys: set[tuple[str, str]] = set()
     for table, n in target.job_counts(job_id).items():
         if n:
             got = target.fetch(
                 f"SELECT DISTINCT _source_table, _source_key FROM {target.q(table)} "
-                f"WHERE _job_id = '{job_id}'"
+                f"WHERE _job_id = ? AND _batch >= ?",
+                [job_id, first_batch],
             )
             keys |= set(zip(got.column(0).to_pylist(), got.column(1).to_pylist(), strict=True))
     return keys

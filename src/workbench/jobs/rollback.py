@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from workbench.jobs import job as jobs
-from workbench.jobs.commit import _exclusive
+from workbench.jobs.commit import exclusive
 from workbench.jobs.context import load_template
 from workbench.jobs.job import Job, JobError
 from workbench.roles import require
@@ -39,7 +39,7 @@ def rollback(ws: Workspace, job_id: str, confirm: bool = False) -> Rollback:
             "confirm with --yes"
         )
     model = load_template(ws, job).model
-    with _exclusive(ws, job), open_target(target_env(ws, job.target)) as target:
+    with exclusive(ws, job), open_target(target_env(ws, job.target)) as target:
         deleted = target.delete_job(job.id, model)
         remaining = sum(target.job_counts(job.id).values())
         after = {t: [c.rows, c.digest] for t, c in target.checksums(model).items()}

@@ -15,7 +15,8 @@ from pathlib import Path
 from workbench.errors import MappingError
 from workbench.mapping import expressions as ex
 from workbench.mapping import summary, transforms
-from workbench.mapping.template import Field, Mapping, Source, Template
+from workbench.mapping.sql import create_table, excluded_case, from_clause
+from workbench.mapping.template import Field, Mapping, Template
 from workbench.snapshot.staging import quote_ident as q
 from workbench.snapshot.staging import sql_string
 from workbench.target.model import TargetModel, TargetTable
@@ -97,7 +98,7 @@ def compile_template(
     statements.append(("transforms", transforms.macro_script()))
     for lk in template.lookups:
         statements.append(
-            (f"lookup {lk.name}: {lk.rationale}", _create(f"_wb_lookup_{lk.name}", lk.sql))
+            (f"lookup {lk.name}: {lk.rationale}", create_table(f"_wb_lookup_{lk.name}", lk.sql))
         )
     compiled: list[CompiledMapping] = []
     ordered = _ordered(template, model)
@@ -123,10 +124,6 @@ def _check_parents(template: Template, cm: CompiledMapping, done: list[CompiledM
             )
 
 
-def _create(name: str, select: str) -> str:
-    return f"CREATE OR REPLACE TEMP TABLE {q(name)} AS\n{select.strip().rstrip(';')};"
-
-
 def _crosswalk_sql(template: Template, paths: MappingType[str, Path]) -> str:
     cols = (
         "source_system, source_code, source_display, target_system, target_code, "
@@ -143,12 +140,8 @@ def _crosswalk_sql(template: Template, paths: MappingType[str, Path]) -> str:
             f"{sql_string(str(path))}, header = true, all_varchar = true, quote = '\"')"
         )
     if not selects:
-        return (
-            "CREATE OR REPLACE TEMP TABLE _xw (crosswalk VARCHAR, source_system VARCHAR, "
-            "source_code VARCHAR, source_display VARCHAR, target_system VARCHAR, "
-            "target_code VARCHAR, target_display VARCHAR, status VARCHAR);"
-        )
-    return _create("_xw", "\nUNION ALL\n".join(selects))
+        return transforms.EMPTY_CROSSWALKS
+    return create_table("_xw", "\nUNION ALL\n".join(selects))
 
 
 def _ordered(template: Template, model: TargetModel) -> list[Mapping]:
@@ -216,20 +209,12 @@ def _known_columns(mapping, source_columns) -> set[str] | None:
     return known
 
 
-def from_clause(source: Source) -> str:
-    sql = f"FROM {q(source.table)} AS {q(source.name)}"
-    for j in source.joins:
-        rel = q(j.table) if j.table else q(f"_wb_lookup_{j.lookup}")
-        sql += f"\n  {j.how.upper()} JOIN {rel} AS {q(j.alias)} ON {j.on}"
-    return sql
-
-
 def _mapping_statements(template, cm: CompiledMapping, done) -> list[tuple[str, str]]:
     m = cm.mapping
     head = f"mapping {m.name}: {', '.join(m.source_tables())} -> {m.target} ({m.disposition})"
     if m.is_summary:
         return summary.statements(head, cm, done)
-    return [(head, _create(cm.rows_table, _discrete_select(cm, done)))]
+    return [(head, create_table(cm.rows_table, _discrete_select(cm, done)))]
 
 
 def _discrete_select(cm: CompiledMapping, done: list[CompiledMapping]) -> str:
@@ -253,7 +238,7 @@ def _discrete_select(cm: CompiledMapping, done: list[CompiledMapping]) -> str:
 def _base_select(cm: CompiledMapping) -> str:
     m = cm.mapping
     items = [f"CAST({m.key} AS VARCHAR) AS _source_key"]
-    items.append(_excluded_case(m.filters))
+    items.append(excluded_case(m.filters))
     if m.dedupe:
         items += [f"({p}) AS _dd{i}" for i, p in enumerate(m.dedupe.partition_by)]
         items.append(f"({m.dedupe.order_by or 'NULL'}) AS _dd_order")
@@ -286,13 +271,6 @@ def _flag_sql(check: FieldCheck, m: Mapping, variant: str | None = None) -> str:
     present = " OR ".join(f"null_sentinel({c}) IS NOT NULL" for c in check.reads)
     name = check.flag if not variant else f"_v_{variant}_{check.flag}"
     return f"(({expr}) IS NULL AND ({present})) AS {q(name)}"
-
-
-def _excluded_case(filters) -> str:
-    if not filters:
-        return "CAST(NULL AS VARCHAR) AS _excluded_by"
-    whens = " ".join(f"WHEN coalesce(({r.sql}), FALSE) THEN {sql_string(r.name)}" for r in filters)
-    return f"CASE {whens} END AS _excluded_by"
 
 
 def _dedupe_select(m: Mapping) -> str:

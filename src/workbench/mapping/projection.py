@@ -13,7 +13,7 @@ import duckdb
 import polars as pl
 
 from workbench.errors import MappingError
-from workbench.mapping.compile import CompiledMapping, CompiledTemplate
+from workbench.mapping.compile import FATES, CompiledMapping, CompiledTemplate
 from workbench.snapshot.staging import quote_ident as q
 
 
@@ -93,9 +93,6 @@ class Projection:
                     }
                 )
         return pl.DataFrame(rows)
-
-
-FATES = ("loaded", "excluded", "parked")
 
 
 def project(con: duckdb.DuckDBPyConnection, compiled: CompiledTemplate) -> Projection:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from workbench.mapping.sql import create_table, excluded_case, from_clause
 from workbench.mapping.template import Section
 from workbench.snapshot.staging import quote_ident as q
 from workbench.snapshot.staging import sql_string
@@ -27,17 +28,13 @@ STYLE = (
 def statements(
     head: str, cm: CompiledMapping, done: list[CompiledMapping]
 ) -> list[tuple[str, str]]:
-    from workbench.mapping.compile import _create
-
     return [
-        (head + ": one row per section row, with its fate", _create(cm.rows_table, _rows(cm))),
-        (head + ": one document per patient", _create(f"_wb_d_{cm.name}", _documents(cm))),
+        (head + ": one row per section row, with its fate", create_table(cm.rows_table, _rows(cm))),
+        (head + ": one document per patient", create_table(f"_wb_d_{cm.name}", _documents(cm))),
     ]
 
 
 def _section_select(i: int, s: Section) -> str:
-    from workbench.mapping.compile import _excluded_case, from_clause
-
     cells = [f"coalesce(html_escape(CAST(({sql}) AS VARCHAR)), '')" for _, sql in s.columns]
     md = [f"coalesce(md_escape(CAST(({sql}) AS VARCHAR)), '')" for _, sql in s.columns]
     html = "'<tr><td>' || " + " || '</td><td>' || ".join(cells) + " || '</td></tr>'"
@@ -46,7 +43,7 @@ def _section_select(i: int, s: Section) -> str:
     return (
         f"  SELECT {sql_string(s.source.table)} AS _source_table, "
         f"CAST(({s.key}) AS VARCHAR) AS _source_key, {i} AS _section, "
-        f"CAST(({s.patient}) AS VARCHAR) AS patient_id, {_excluded_case(s.filters)}, "
+        f"CAST(({s.patient}) AS VARCHAR) AS patient_id, {excluded_case(s.filters)}, "
         f"({order}) AS _order, try_cast(({order}) AS DATE) AS _date, "
         f"{html} AS _html, {markdown} AS _md\n  {from_clause(s.source)}"
     )

@@ -179,10 +179,13 @@ def install(con) -> None:
         con.execute(t.sql())
 
 
+EMPTY_CROSSWALKS = (
+    "CREATE OR REPLACE TEMP TABLE _xw (crosswalk VARCHAR, source_system VARCHAR, "
+    "source_code VARCHAR, source_display VARCHAR, target_system VARCHAR, "
+    "target_code VARCHAR, target_display VARCHAR, status VARCHAR);"
+)
+
+
 def empty_crosswalks(con) -> None:
     """An empty ``_xw`` so the macros resolve when a template uses no crosswalk."""
-    con.execute(
-        "CREATE TEMP TABLE IF NOT EXISTS _xw (crosswalk VARCHAR, source_system VARCHAR, "
-        "source_code VARCHAR, source_display VARCHAR, target_system VARCHAR, "
-        "target_code VARCHAR, target_display VARCHAR, status VARCHAR)"
-    )
+    con.execute(EMPTY_CROSSWALKS)

@@ -4,7 +4,6 @@ version), with its target model and crosswalks, compiled against a snapshot's co
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import duckdb
 
@@ -108,7 +107,3 @@ def project_snapshot(ws: Workspace, ref: str, snapshot: str) -> Projection:
     loaded = load(ws, ref)
     con = open_snapshot(ws.snapshots_dir, snapshot).connect()
     return project(con, compile_loaded(loaded, con))
-
-
-def template_path(ws: Workspace, ref: str) -> Path:
-    return versions.resolve(ws, "template", ref).path
